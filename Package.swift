@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way, downward (see ../shared/STYLE.md):
+//   C shims → HDF5 (Swift wrapper) → EventIO → EventRepresentations → evdistill
+let package = Package(
+    name: "EventDistill",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "evdistill", targets: ["evdistill"]),
+        .library(name: "EventIO", targets: ["EventIO"]),
+        .library(name: "EventRepresentations", targets: ["EventRepresentations"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries (Debian packages installed by Tools/install-deps.sh).
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CBlosc", pkgConfig: "blosc", providers: [.apt(["libblosc-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "HDF5", dependencies: ["CHDF5", "CBlosc"]),
+        .target(name: "ParallelLoops"),
+        .target(name: "AtomicFiles"),
+        .target(name: "EventIO", dependencies: ["HDF5", "CBlosc", "ParallelLoops", "AtomicFiles"]),
+        .target(name: "EventRepresentations", dependencies: ["EventIO", "ParallelLoops"]),
+        .target(name: "Imaging", dependencies: ["CPNG", "AtomicFiles"]),
+        .target(name: "ConsoleProgress"),
+        .executableTarget(
+            name: "evdistill",
+            dependencies: [
+                "EventIO", "EventRepresentations", "Imaging", "ConsoleProgress", "HDF5", "AtomicFiles", "ParallelLoops",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "EventIOTests", dependencies: ["EventIO", "HDF5"]),
+        .testTarget(name: "EventRepresentationsTests", dependencies: ["EventRepresentations", "EventIO", "HDF5"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "CLITests", dependencies: ["HDF5"]),
+    ]
+)

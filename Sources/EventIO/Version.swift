@@ -1,0 +1,1 @@
+public let evdistillVersion = "0.1.0"

@@ -1,0 +1,51 @@
+import AtomicFiles
+import CPNG
+
+public struct PNGError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let problem: String
+    public var description: String { "\(path): \(problem)" }
+}
+
+public enum PNGFile {
+    /// Writes an RGB picture with libpng's simplified API, atomically (temporary file + rename).
+    public static func write(_ image: RGBImage, to path: String) throws {
+        let output: AtomicOutput
+        do { output = try AtomicOutput(path: path) } catch let error as AtomicOutputError {
+            throw PNGError(path: path, problem: error.problem)
+        }
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        png.width = UInt32(image.width)
+        png.height = UInt32(image.height)
+        png.format = UInt32(PNG_FORMAT_RGB)
+        let ok = image.pixels.withUnsafeBufferPointer { pixels in
+            png_image_write_to_file(&png, output.temporaryPath, 0, pixels.baseAddress, 0, nil)
+        }
+        guard ok != 0 else {
+            let message = withUnsafeBytes(of: png.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw PNGError(path: path, problem: "cannot write PNG: \(message)")
+        }
+        do { try output.commit() } catch let error as AtomicOutputError {
+            throw PNGError(path: path, problem: error.problem)
+        }
+    }
+
+    /// Reads a PNG as 8-bit RGB (libpng converts grey, palette and 16-bit files).
+    public static func readRGB(_ path: String) throws -> RGBImage {
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        guard png_image_begin_read_from_file(&png, path) != 0 else {
+            let message = withUnsafeBytes(of: png.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw PNGError(path: path, problem: "cannot read PNG: \(message)")
+        }
+        png.format = UInt32(PNG_FORMAT_RGB)
+        var pixels = [UInt8](repeating: 0, count: Int(png.width) * Int(png.height) * 3)
+        let ok = pixels.withUnsafeMutableBufferPointer { png_image_finish_read(&png, nil, $0.baseAddress, 0, nil) }
+        guard ok != 0 else {
+            let message = withUnsafeBytes(of: png.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw PNGError(path: path, problem: "cannot decode PNG: \(message)")
+        }
+        return RGBImage(width: Int(png.width), height: Int(png.height), pixels: pixels)
+    }
+}
