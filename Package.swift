@@ -27,6 +27,10 @@ let package = Package(
         .target(name: "AtomicFiles"),
         .target(name: "EventIO", dependencies: ["HDF5", "CBlosc", "ParallelLoops", "AtomicFiles"]),
         .target(name: "EventRepresentations", dependencies: ["EventIO", "ParallelLoops"]),
+        // The tensor / autograd engine (issue 4): OpenBLAS sgemm for the heavy math.
+        .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops"]),
+        .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops"]),
+        .target(name: "NN", dependencies: ["Autograd", "Tensor"]),
         .target(name: "Imaging", dependencies: ["CPNG", "AtomicFiles"]),
         .target(name: "ConsoleProgress"),
         .executableTarget(
@@ -42,6 +46,9 @@ let package = Package(
         .testTarget(name: "EventIOTests", dependencies: ["EventIO", "HDF5"]),
         .testTarget(name: "EventRepresentationsTests", dependencies: ["EventRepresentations", "EventIO", "HDF5"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["HDF5"]),
     ]
 )

@@ -1,0 +1,1 @@
+// Module Autograd: see issue 4 (engine).

@@ -1,0 +1,1 @@
+// Module NN: see issue 4 (engine).

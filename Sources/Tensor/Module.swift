@@ -1,0 +1,1 @@
+// Module Tensor: see issue 4 (engine).
