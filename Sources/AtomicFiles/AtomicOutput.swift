@@ -23,13 +23,16 @@ public final class AtomicOutput {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw AtomicOutputError(path: path, problem: "output folder \(folder) does not exist")
         }
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw AtomicOutputError(path: path, problem: "output folder \(folder) is not writable")
-        }
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw AtomicOutputError(path: path, problem: "is a folder; give a file name")
         }
         temporaryPath = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Create the temporary file now: permission bits do not tell root (or read-only mounts) the truth.
+        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard descriptor >= 0 else {
+            throw AtomicOutputError(path: path, problem: "output folder \(folder) is not writable: \(String(cString: strerror(errno)))")
+        }
+        close(descriptor)
     }
 
     /// Renames the finished temporary file onto `path`.

@@ -28,6 +28,15 @@ public struct EventWindow: Sendable, Equatable {
     /// Timestamps of the window's first and last event (nil when the window is empty).
     public let tFirst: Int64?
     public let tLast: Int64?
+
+    public init(index: Int, tStart: Int64, tEnd: Int64, events: Range<Int>, tFirst: Int64?, tLast: Int64?) {
+        self.index = index
+        self.tStart = tStart
+        self.tEnd = tEnd
+        self.events = events
+        self.tFirst = tFirst
+        self.tLast = tLast
+    }
 }
 
 /// Cuts a recording into consecutive windows and streams each window's events in bounded

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventIO
+import Foundation
 
 @main
 struct EvDistill: ParsableCommand {
@@ -13,4 +14,19 @@ struct EvDistill: ParsableCommand {
         version: evdistillVersion,
         subcommands: [Inspect.self, Convert.self, Render.self, Bench.self]
     )
+
+    /// argument-parser exits with EX_USAGE (64) on Linux for usage errors; our contract
+    /// (formats.md §5) is 2, so usage errors are mapped here and everything else passes through.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
