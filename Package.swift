@@ -24,9 +24,10 @@ let package = Package(
 
         .target(name: "HDF5", dependencies: ["CHDF5", "CBlosc"]),
         .target(name: "ParallelLoops"),
+        .target(name: "CPrefetch"),
         .target(name: "AtomicFiles"),
         .target(name: "EventIO", dependencies: ["HDF5", "CBlosc", "ParallelLoops", "AtomicFiles"]),
-        .target(name: "EventRepresentations", dependencies: ["EventIO", "ParallelLoops"]),
+        .target(name: "EventRepresentations", dependencies: ["EventIO", "ParallelLoops", "CPrefetch"]),
         // The tensor / autograd engine (issue 4): OpenBLAS sgemm for the heavy math.
         .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops"]),
         .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops"]),

@@ -27,7 +27,8 @@ public final class ProgressBar {
         if let note { extra = note }
         let now = Date()
         let interval: TimeInterval = mode == .terminal ? 0.1 : 10
-        if now.timeIntervalSince(lastDraw) >= interval || completed == total {
+        // Plain lines skip the 100 % line here: finish() prints the final one with the total time.
+        if now.timeIntervalSince(lastDraw) >= interval || (completed == total && mode == .terminal) {
             lastDraw = now
             draw(final: false)
         }

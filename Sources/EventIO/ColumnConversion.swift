@@ -1,11 +1,19 @@
 import HDF5
 
 /// A strided view of numbers of a stored type: `stride` elements between consecutive values
-/// (1 for a column dataset, 4 for a column of MVSEC's [N, 4] table).
+/// (1 for a column dataset, 4 for a column of MVSEC's [N, 4] table). Integer columns are always
+/// contiguous (MVSEC's table is read as float64), so their loops take no stride and vectorise.
 struct NumericColumn {
     let base: UnsafeRawPointer
     let type: HDF5ElementType
     let stride: Int
+
+    init(base: UnsafeRawPointer, type: HDF5ElementType, stride: Int) {
+        precondition(stride == 1 || type.kind == .float, "integer columns are contiguous")
+        self.base = base
+        self.type = type
+        self.stride = stride
+    }
 
     /// The values as a typed pointer; each converter switches over it so that every case calls a
     /// specialised generic loop (an existential here would cost a dynamic call per event).
@@ -73,34 +81,36 @@ enum ColumnConversion {
                             into destination: UnsafeMutablePointer<UInt16>) -> BadValue? {
         let s = column.stride
         switch column.typed {
-        case .u8(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
-        case .i8(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
-        case .u16(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
-        case .i16(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
-        case .u32(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
-        case .i32(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
-        case .u64(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
-        case .i64(let v): return integerCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
+        case .u8(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
+        case .i8(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
+        case .u16(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
+        case .i16(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
+        case .u32(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
+        case .i32(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
+        case .u64(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
+        case .i64(let v): return integerCoordinates(v, count: count, limit: limit, axis: axis, into: destination)
         case .f32(let v): return floatCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
         case .f64(let v): return floatCoordinates(v, stride: s, count: count, limit: limit, axis: axis, into: destination)
         }
     }
 
     private static func integerCoordinates<T: FixedWidthInteger>(
-        _ source: UnsafePointer<T>, stride: Int, count: Int, limit: Int, axis: String,
+        _ source: UnsafePointer<T>, count: Int, limit: Int, axis: String,
         into destination: UnsafeMutablePointer<UInt16>
     ) -> BadValue? {
-        // One branch-free pass to find whether anything is out of range, then a slow pass for the index.
-        var bad = false
+        // A branch-free pass (min/max reductions vectorise; `||` would not), then a slow pass
+        // for the index only when something is out of range.
+        var smallest = T.max, largest = T.min
         for index in 0..<count {
-            let value = source[index * stride]
-            bad = bad || value < 0 || Int64(truncatingIfNeeded: value) >= Int64(limit)
+            let value = source[index]
+            smallest = Swift.min(smallest, value)
+            largest = Swift.max(largest, value)
             destination[index] = UInt16(truncatingIfNeeded: value)
         }
-        guard bad else { return nil }
+        guard count > 0, smallest < 0 || UInt64(largest) >= UInt64(limit) else { return nil }
         for index in 0..<count {
-            let value = source[index * stride]
-            if value < 0 || Int64(truncatingIfNeeded: value) >= Int64(limit) {
+            let value = source[index]
+            if value < 0 || UInt64(value) >= UInt64(limit) {
                 return BadValue(index: index, problem: "\(axis) = \(value) outside the sensor (0..<\(limit))")
             }
         }
@@ -127,17 +137,29 @@ enum ColumnConversion {
     /// just before this run, when known).
     static func timestamps(_ column: NumericColumn, count: Int, unit: TimeUnit, offset: Int64, checkOrder: Bool = true, previous: Int64?,
                            into destination: UnsafeMutablePointer<Int64>) -> BadValue? {
+        // DSEC's case (µs in unsigned 32 bits) fuses the order check into the conversion: one pass.
+        if case .u32(let v) = column.typed, unit == .microseconds, checkOrder {
+            var smallestStep = Int64.max
+            if count > 0 { destination[0] = Int64(v[0]) &+ offset }
+            for index in 1..<max(count, 1) {
+                let value = Int64(v[index])
+                destination[index] = value &+ offset
+                smallestStep = min(smallestStep, value &- Int64(v[index - 1]))
+            }
+            if smallestStep >= 0, previous.map({ count == 0 || destination[0] >= $0 }) ?? true { return nil }
+            return firstDecrease(destination, count: count, previous: previous)
+        }
         let s = column.stride
         let converted: BadValue?
         switch column.typed {
-        case .u8(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
-        case .i8(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
-        case .u16(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
-        case .i16(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
-        case .u32(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
-        case .i32(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
-        case .u64(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
-        case .i64(let v): converted = integerTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
+        case .u8(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
+        case .i8(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
+        case .u16(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
+        case .i16(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
+        case .u32(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
+        case .i32(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
+        case .u64(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
+        case .i64(let v): converted = integerTimestamps(v, count: count, unit: unit, offset: offset, into: destination)
         case .f32(let v): converted = floatTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
         case .f64(let v): converted = floatTimestamps(v, stride: s, count: count, unit: unit, offset: offset, into: destination)
         }
@@ -147,25 +169,25 @@ enum ColumnConversion {
     }
 
     private static func integerTimestamps<T: FixedWidthInteger>(
-        _ source: UnsafePointer<T>, stride: Int, count: Int, unit: TimeUnit, offset: Int64,
+        _ source: UnsafePointer<T>, count: Int, unit: TimeUnit, offset: Int64,
         into destination: UnsafeMutablePointer<Int64>
     ) -> BadValue? {
         switch unit {
         case .microseconds:
-            for index in 0..<count { destination[index] = Int64(truncatingIfNeeded: source[index * stride]) &+ offset }
+            for index in 0..<count { destination[index] = Int64(truncatingIfNeeded: source[index]) &+ offset }
         case .milliseconds, .seconds:
             let factor = Int64(unit.microsecondsPerUnit)
-            for index in 0..<count { destination[index] = Int64(truncatingIfNeeded: source[index * stride]) &* factor &+ offset }
+            for index in 0..<count { destination[index] = Int64(truncatingIfNeeded: source[index]) &* factor &+ offset }
         case .nanoseconds:
             for index in 0..<count {
-                let ns = Int64(truncatingIfNeeded: source[index * stride])
+                let ns = Int64(truncatingIfNeeded: source[index])
                 destination[index] = (ns >= 0 ? (ns + 500) / 1000 : (ns - 500) / 1000) &+ offset
             }
         }
         if T.self == UInt64.self {
             // uint64 values above Int64.max wrapped negative: report them rather than reorder.
-            for index in 0..<count where UInt64(source[index * stride]) > UInt64(Int64.max) {
-                return BadValue(index: index, problem: "t = \(source[index * stride]) does not fit in int64 microseconds")
+            for index in 0..<count where UInt64(source[index]) > UInt64(Int64.max) {
+                return BadValue(index: index, problem: "t = \(source[index]) does not fit in int64 microseconds")
             }
         }
         return nil
@@ -192,9 +214,10 @@ enum ColumnConversion {
         if let previous, t[0] < previous {
             return BadValue(index: 0, problem: "timestamps decrease (t = \(t[0]) µs after \(previous) µs); events must be sorted by t")
         }
-        var decreasing = false
-        for index in 1..<max(count, 1) { decreasing = decreasing || t[index] < t[index - 1] }
-        guard decreasing else { return nil }
+        // Branch-free so it vectorises: the smallest step between neighbours.
+        var smallestStep = Int64.max
+        for index in 1..<max(count, 1) { smallestStep = min(smallestStep, t[index] &- t[index - 1]) }
+        guard smallestStep < 0 else { return nil }
         for index in 1..<count where t[index] < t[index - 1] {
             return BadValue(index: index, problem: "timestamps decrease (t = \(t[index]) µs after \(t[index - 1]) µs); events must be sorted by t")
         }
@@ -205,31 +228,32 @@ enum ColumnConversion {
     static func polarities(_ column: NumericColumn, count: Int, into destination: UnsafeMutablePointer<Int8>) -> BadValue? {
         let s = column.stride
         switch column.typed {
-        case .u8(let v): return integerPolarities(v, stride: s, count: count, into: destination)
-        case .i8(let v): return integerPolarities(v, stride: s, count: count, into: destination)
-        case .u16(let v): return integerPolarities(v, stride: s, count: count, into: destination)
-        case .i16(let v): return integerPolarities(v, stride: s, count: count, into: destination)
-        case .u32(let v): return integerPolarities(v, stride: s, count: count, into: destination)
-        case .i32(let v): return integerPolarities(v, stride: s, count: count, into: destination)
-        case .u64(let v): return integerPolarities(v, stride: s, count: count, into: destination)
-        case .i64(let v): return integerPolarities(v, stride: s, count: count, into: destination)
+        case .u8(let v): return integerPolarities(v, count: count, into: destination)
+        case .i8(let v): return integerPolarities(v, count: count, into: destination)
+        case .u16(let v): return integerPolarities(v, count: count, into: destination)
+        case .i16(let v): return integerPolarities(v, count: count, into: destination)
+        case .u32(let v): return integerPolarities(v, count: count, into: destination)
+        case .i32(let v): return integerPolarities(v, count: count, into: destination)
+        case .u64(let v): return integerPolarities(v, count: count, into: destination)
+        case .i64(let v): return integerPolarities(v, count: count, into: destination)
         case .f32(let v): return floatPolarities(v, stride: s, count: count, into: destination)
         case .f64(let v): return floatPolarities(v, stride: s, count: count, into: destination)
         }
     }
 
     private static func integerPolarities<T: FixedWidthInteger>(
-        _ source: UnsafePointer<T>, stride: Int, count: Int, into destination: UnsafeMutablePointer<Int8>
+        _ source: UnsafePointer<T>, count: Int, into destination: UnsafeMutablePointer<Int8>
     ) -> BadValue? {
-        var bad = false
+        var smallest = T.max, largest = T.min
         for index in 0..<count {
-            let value = source[index * stride]
-            bad = bad || value > 1 || value < -1
+            let value = source[index]
+            smallest = Swift.min(smallest, value)
+            largest = Swift.max(largest, value)
             destination[index] = value > 0 ? 1 : -1
         }
-        guard bad else { return nil }
-        for index in 0..<count where source[index * stride] > 1 || source[index * stride] < -1 {
-            return BadValue(index: index, problem: "polarity \(source[index * stride]) is not 0/1 or −1/+1")
+        guard count > 0, largest > 1 || smallest < -1 else { return nil }
+        for index in 0..<count where source[index] > 1 || source[index] < -1 {
+            return BadValue(index: index, problem: "polarity \(source[index]) is not 0/1 or −1/+1")
         }
         return nil
     }

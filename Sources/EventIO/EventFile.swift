@@ -89,7 +89,7 @@ public final class EventFile {
             }
             table = ColumnarEventTable(file: file, datasets: columns, timeUnit: .microseconds, timeOffset: offset)
             datasetNames = [columns.x.name, columns.y.name, columns.t.name, columns.p.name]
-            compression = Self.describeStorage(columns.t, reader: (table as! ColumnarEventTable).columns.t)
+            compression = Self.describeStorage(columns.t, reader: (table as? ColumnarEventTable)?.timeColumn)
         case .mvsec:
             let events = try file.openDataset("/davis/left/events")
             guard events.rank == 2, events.shape[1] == 4 else {
@@ -115,7 +115,7 @@ public final class EventFile {
             }
             table = ColumnarEventTable(file: file, datasets: columns, timeUnit: unit, timeOffset: 0)
             datasetNames = [columns.x.name, columns.y.name, columns.t.name, columns.p.name]
-            compression = Self.describeStorage(columns.t, reader: (table as! ColumnarEventTable).columns.t)
+            compression = Self.describeStorage(columns.t, reader: (table as? ColumnarEventTable)?.timeColumn)
         }
         msToIdx = index
         timeOffset = offset
@@ -194,14 +194,21 @@ public final class EventFile {
     /// Reads and checks events `range`. Consecutive reads also check order across their seam;
     /// `checkingOrder: false` leaves the order check to the caller (coordinates are still checked).
     public func read(_ range: Range<Int>, checkingOrder: Bool = true) throws -> EventPacket {
+        var packet = EventPacket()
+        try read(range, into: &packet, checkingOrder: checkingOrder)
+        return packet
+    }
+
+    /// Reads into `packet`, reusing its storage when it already has `range.count` events
+    /// (streaming with one buffer avoids page faults on fresh memory for every block).
+    public func read(_ range: Range<Int>, into packet: inout EventPacket, checkingOrder: Bool = true) throws {
         guard range.lowerBound >= 0, range.upperBound <= count else {
             preconditionFailure("event range \(range) outside 0..<\(count)")
         }
-        var packet = EventPacket(zeroed: range.count)
+        packet.resizeForOverwrite(range.count)
         let previous = continuation.flatMap { $0.end == range.lowerBound ? $0.lastT : nil }
         try table.read(range, into: &packet, sensor: sensor, previousT: previous, checkOrder: checkingOrder)
         if let last = packet.t.last { continuation = (range.upperBound, last) }
-        return packet
     }
 
     /// Timestamp (µs) of event `index`.

@@ -24,6 +24,25 @@ public struct EventPacket: Sendable, Equatable {
         p = [Int8](repeating: 0, count: count)
     }
 
+    /// Makes every column `count` long, keeping the storage when it is large enough. New
+    /// elements may be left uninitialised (readers overwrite them all): touching fresh pages
+    /// for every block streamed would cost more than the read itself.
+    public mutating func resizeForOverwrite(_ count: Int) {
+        func resize<T: FixedWidthInteger>(_ column: inout [T]) {
+            if count <= column.count {
+                column.removeLast(column.count - count)  // keeps the capacity
+            } else if count <= column.capacity {
+                column.append(contentsOf: repeatElement(0, count: count - column.count))
+            } else {
+                column = Array(unsafeUninitializedCapacity: count) { _, n in n = count }
+            }
+        }
+        resize(&x)
+        resize(&y)
+        resize(&t)
+        resize(&p)
+    }
+
     public var count: Int { t.count }
     public var isEmpty: Bool { t.isEmpty }
 

@@ -58,82 +58,117 @@ func convertInParts(_ count: Int, _ convert: (Range<Int>) -> BadValue?) -> BadVa
 /// x, y, t, p as four 1-D datasets (DSEC and the plain layout).
 final class ColumnarEventTable: EventTable {
     let file: HDF5File
-    let names: (x: String, y: String, t: String, p: String)
-    let columns: (x: RawColumnReader, y: RawColumnReader, t: RawColumnReader, p: RawColumnReader)
+    let names: [String]
+    let columns: [RawColumnReader]
     let timeUnit: TimeUnit
     let timeOffset: Int64
     let count: Int
-    private let scratch = (x: ScratchBuffer(), y: ScratchBuffer(), t: ScratchBuffer(), p: ScratchBuffer())
+    /// One chunk of scratch per core, kept across reads (see `ScratchBuffer`).
+    private let laneScratch = (0..<max(availableCores, 1)).map { _ in ScratchBuffer() }
 
-    var timeDatasetName: String { names.t }
+    var timeDatasetName: String { names[2] }
+    var timeColumn: RawColumnReader { columns[2] }
 
     init(file: HDF5File, datasets: (x: HDF5Dataset, y: HDF5Dataset, t: HDF5Dataset, p: HDF5Dataset),
          timeUnit: TimeUnit, timeOffset: Int64) {
         self.file = file
-        names = (datasets.x.name, datasets.y.name, datasets.t.name, datasets.p.name)
-        columns = (RawColumnReader(datasets.x), RawColumnReader(datasets.y), RawColumnReader(datasets.t), RawColumnReader(datasets.p))
+        let all = [datasets.x, datasets.y, datasets.t, datasets.p]
+        names = all.map(\.name)
+        columns = all.map(RawColumnReader.init)
         self.timeUnit = timeUnit
         self.timeOffset = timeOffset
         count = datasets.t.rowCount
     }
 
-    private func fail(_ dataset: String, _ start: Int, _ bad: BadValue, hint: String = "") -> FileError {
-        FileError(file: file.displayName, dataset: dataset, problem: "index \(start + bad.index): \(bad.problem)\(hint)")
-    }
-
+    /// Fetches the four columns (one thread, libhdf5), then decodes and converts every piece of
+    /// every column on all cores while it is in cache, checking values as it goes.
     func read(_ range: Range<Int>, into packet: inout EventPacket, sensor: SensorSize, previousT: Int64?, checkOrder: Bool) throws {
-        let n = range.count
-        guard n > 0 else { return }
-        let raw = (x: scratch.x.reserve(n * columns.x.elementType.size), y: scratch.y.reserve(n * columns.y.elementType.size),
-                   t: scratch.t.reserve(n * columns.t.elementType.size), p: scratch.p.reserve(n * columns.p.elementType.size))
-        try columns.x.read(range, into: raw.x)
-        try columns.y.read(range, into: raw.y)
-        try columns.t.read(range, into: raw.t)
-        try columns.p.read(range, into: raw.p)
-        let types = (x: columns.x.elementType, y: columns.y.elementType, t: columns.t.elementType, p: columns.p.elementType)
-        let hint = " (sensor \(sensor); pass --width/--height if the camera is larger)"
-        let unit = timeUnit, offset = timeOffset
+        guard !range.isEmpty else { return }
+        let staged = try columns.map { try $0.stage(range) }
+        let items = (0..<4).flatMap { column in staged[column].pieces.indices.map { (column, $0) } }
+        let failures = (0..<4).map { _ in FirstFailure() }
+        let decodeFailure = FirstFailure()
+        let types = columns.map(\.elementType)
+        let scratchBytes = max(columns.map(\.scratchBytes).max() ?? 0, 64)
+        let (unit, offset, start) = (timeUnit, timeOffset, range.lowerBound)
+        let lanes = min(items.count, laneScratch.count)
+        let scratches = laneScratch.map { $0.reserve(scratchBytes) }
 
-        var badX: BadValue?, badY: BadValue?, badT: BadValue?, badP: BadValue?
         packet.x.withUnsafeMutableBufferPointer { x in
         packet.y.withUnsafeMutableBufferPointer { y in
         packet.t.withUnsafeMutableBufferPointer { t in
         packet.p.withUnsafeMutableBufferPointer { p in
             let (xb, yb, tb, pb) = (x.baseAddress!, y.baseAddress!, t.baseAddress!, p.baseAddress!)
-            badX = convertInParts(n) { part in
-                ColumnConversion.coordinates(NumericColumn(base: raw.x + part.lowerBound * types.x.size, type: types.x, stride: 1),
-                                             count: part.count, limit: sensor.width, axis: "x", into: xb + part.lowerBound)
+            parallelFor(lanes) { lane in
+                let scratch = scratches[lane]
+                var item = lane
+                while item < items.count {
+                    defer { item += lanes }
+                    let (column, index) = items[item]
+                    let piece = staged[column].pieces[index]
+                    let at = piece.lowerBound - start
+                    let problem = staged[column].withPiece(index, scratch: scratch) { raw in
+                        let values = NumericColumn(base: raw, type: types[column], stride: 1)
+                        let bad: BadValue?
+                        switch column {
+                        case 0: bad = ColumnConversion.coordinates(values, count: piece.count, limit: sensor.width, axis: "x", into: xb + at)
+                        case 1: bad = ColumnConversion.coordinates(values, count: piece.count, limit: sensor.height, axis: "y", into: yb + at)
+                        case 2: bad = ColumnConversion.timestamps(values, count: piece.count, unit: unit, offset: offset,
+                                                                  checkOrder: checkOrder, previous: nil, into: tb + at)
+                        default: bad = ColumnConversion.polarities(values, count: piece.count, into: pb + at)
+                        }
+                        if let bad { failures[column].record(index: at + bad.index, bad.problem) }
+                    }
+                    if let problem { decodeFailure.record(index: column, "\(names[column]): chunk holding element \(piece.lowerBound): \(problem)") }
+                }
             }
-            badY = convertInParts(n) { part in
-                ColumnConversion.coordinates(NumericColumn(base: raw.y + part.lowerBound * types.y.size, type: types.y, stride: 1),
-                                             count: part.count, limit: sensor.height, axis: "y", into: yb + part.lowerBound)
-            }
-            badT = convertInParts(n) { part in
-                ColumnConversion.timestamps(NumericColumn(base: raw.t + part.lowerBound * types.t.size, type: types.t, stride: 1),
-                                            count: part.count, unit: unit, offset: offset, checkOrder: checkOrder,
-                                            previous: part.lowerBound == 0 ? previousT : tb[part.lowerBound - 1],
-                                            into: tb + part.lowerBound)
-            }
-            badP = convertInParts(n) { part in
-                ColumnConversion.polarities(NumericColumn(base: raw.p + part.lowerBound * types.p.size, type: types.p, stride: 1),
-                                            count: part.count, into: pb + part.lowerBound)
+            if checkOrder {
+                // Pieces were checked inside; check the seams between them and with the previous read.
+                let seams = staged[2].pieces.map { $0.lowerBound - start }
+                for seam in seams {
+                    let before = seam == 0 ? previousT : tb[seam - 1]
+                    if let before, tb[seam] < before {
+                        failures[2].record(index: seam, "timestamps decrease (t = \(tb[seam]) µs after \(before) µs); events must be sorted by t")
+                    }
+                }
             }
         }}}}
-        if let badT { throw fail(names.t, range.lowerBound, badT) }
-        if let badX { throw fail(names.x, range.lowerBound, badX, hint: hint) }
-        if let badY { throw fail(names.y, range.lowerBound, badY, hint: hint) }
-        if let badP { throw fail(names.p, range.lowerBound, badP) }
+        if let failure = decodeFailure.first {
+            throw FileError(file: file.displayName, problem: failure.message)
+        }
+        let hint = " (sensor \(sensor); pass --width/--height if the camera is larger)"
+        for column in [2, 0, 1, 3] {
+            if let failure = failures[column].first {
+                throw FileError(file: file.displayName, dataset: names[column],
+                                problem: "index \(start + failure.index): \(failure.message)\(column < 2 ? hint : "")")
+            }
+        }
     }
 
     func timestamps(_ range: Range<Int>) throws -> [Int64] {
-        let raw = scratch.t.reserve(max(range.count, 1) * columns.t.elementType.size)
-        try columns.t.read(range, into: raw)
+        let staged = try timeColumn.stage(range)
         var t = [Int64](repeating: 0, count: range.count)
-        let bad = t.withUnsafeMutableBufferPointer { t in
-            ColumnConversion.timestamps(NumericColumn(base: raw, type: columns.t.elementType, stride: 1), count: range.count,
-                                        unit: timeUnit, offset: timeOffset, checkOrder: false, previous: nil, into: t.baseAddress!)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(timeColumn.scratchBytes, 64), alignment: 64)
+        defer { scratch.deallocate() }
+        var bad: (Int, BadValue)?
+        var decodeProblem: String?
+        t.withUnsafeMutableBufferPointer { t in
+            for index in staged.pieces.indices where bad == nil && decodeProblem == nil {
+                let piece = staged.pieces[index]
+                let at = piece.lowerBound - range.lowerBound
+                decodeProblem = staged.withPiece(index, scratch: scratch) { raw in
+                    if let b = ColumnConversion.timestamps(NumericColumn(base: raw, type: timeColumn.elementType, stride: 1),
+                                                           count: piece.count, unit: timeUnit, offset: timeOffset,
+                                                           checkOrder: false, previous: nil, into: t.baseAddress! + at) {
+                        bad = (at, b)
+                    }
+                }
+            }
         }
-        if let bad { throw fail(names.t, range.lowerBound, bad) }
+        if let decodeProblem { throw FileError(file: file.displayName, dataset: names[2], problem: decodeProblem) }
+        if let (at, b) = bad {
+            throw FileError(file: file.displayName, dataset: names[2], problem: "index \(range.lowerBound + at + b.index): \(b.problem)")
+        }
         return t
     }
 }

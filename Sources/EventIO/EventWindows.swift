@@ -113,7 +113,7 @@ public final class WindowedEventReader {
     private func ensureBuffered(_ index: Int) throws {
         if index >= blockStart && index < blockStart + block.count { return }
         let upper = min(index + blockSize, events.upperBound)
-        block = try file.read(index..<upper)
+        try file.read(index..<upper, into: &block)
         blockStart = index
     }
 

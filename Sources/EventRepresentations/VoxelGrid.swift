@@ -1,3 +1,4 @@
+import CPrefetch
 import EventIO
 import ParallelLoops
 
@@ -22,54 +23,68 @@ public func accumulateVoxelGrid(_ slice: EventSlice, tFirst: Int64, tLast: Int64
     precondition(grid.count >= bins * height * width, "voxel grid buffer too small")
     guard bins > 0, slice.count > 0 else { return }
     let plane = height * width
+    let size = bins * plane
     let count = slice.count
-    // Private grids per core pay off only when events outnumber the voxels to sum afterwards.
-    let parts = count >= max(1 << 17, 2 * bins * plane) ? parallelPartCount(count, minimumPart: 1 << 16) : 1
-    if parts == 1 {
-        voxelKernel(slice, slice.range, tFirst: tFirst, tLast: tLast, bins: bins, plane: plane, width: width, into: grid.baseAddress!)
+    let output = grid.baseAddress!
+    // Few events: scatter straight into the [B, H, W] output.
+    guard count >= max(1 << 16, 2 * size) else {
+        voxelKernel(slice, slice.range, tFirst: tFirst, tLast: tLast, bins: bins, width: width,
+                    pixelStride: 1, binStride: plane, into: output)
         return
     }
-    let size = bins * plane
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: size * (parts - 1))
-    partials.initialize(repeating: 0, count: size * (parts - 1))
+    // Many events: each core scatters into a private grid laid out [H, W, B], so an event's two
+    // updates share a cache line (the scatter is bound by cache misses on a grid larger than L2),
+    // then the grids are summed and transposed into [B, H, W] in one pass.
+    let parts = parallelPartCount(count, minimumPart: 1 << 16)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: size * parts)
     defer { partials.deallocate() }
-    let output = grid.baseAddress!
     parallelRanges(count, minimumPart: 1 << 16) { part, range in
-        let target = part == 0 ? output : partials + (part - 1) * size
+        let target = partials + part * size
+        target.initialize(repeating: 0, count: size)
         let shifted = (slice.range.lowerBound + range.lowerBound)..<(slice.range.lowerBound + range.upperBound)
-        voxelKernel(slice, shifted, tFirst: tFirst, tLast: tLast, bins: bins, plane: plane, width: width, into: target)
+        voxelKernel(slice, shifted, tFirst: tFirst, tLast: tLast, bins: bins, width: width,
+                    pixelStride: bins, binStride: 1, into: target)
     }
-    // Sum the private grids into the output, split over cores by voxel.
-    parallelRanges(size, minimumPart: 1 << 15) { _, voxels in
-        for part in 1..<parts {
-            let source = partials + (part - 1) * size
-            for v in voxels { output[v] += source[v] }
+    parallelRanges(plane, minimumPart: 1 << 12) { _, pixels in
+        for part in 0..<parts {
+            let source = partials + part * size
+            for b in 0..<bins {
+                let row = output + b * plane
+                for pixel in pixels { row[pixel] += source[pixel * bins + b] }
+            }
         }
     }
 }
 
+/// Scatters events `range` into `grid[pixel * pixelStride + bin * binStride]`.
 @inline(__always)
-private func voxelKernel(_ slice: EventSlice, _ range: Range<Int>, tFirst: Int64, tLast: Int64, bins: Int, plane: Int, width: Int,
-                         into grid: UnsafeMutablePointer<Float>) {
+private func voxelKernel(_ slice: EventSlice, _ range: Range<Int>, tFirst: Int64, tLast: Int64, bins: Int, width: Int,
+                         pixelStride: Int, binStride: Int, into grid: UnsafeMutablePointer<Float>) {
     // E2VID's own order of operations: (B − 1)(t − t_first) first, then ÷ Δt, all in float64, so
     // the window's last event gets t* = B − 1 exactly.
     let span = Double(tLast == tFirst ? 1 : tLast - tFirst)
     let scale = Double(bins - 1)
     let lastBin = bins - 1
+    let lookahead = 16
+    let prefetchEnd = max(range.lowerBound, range.upperBound - lookahead)
     slice.packet.x.withUnsafeBufferPointer { x in
     slice.packet.y.withUnsafeBufferPointer { y in
     slice.packet.t.withUnsafeBufferPointer { t in
     slice.packet.p.withUnsafeBufferPointer { p in
         for k in range {
+            if k < prefetchEnd {
+                let ahead = k &+ lookahead
+                evd_prefetch_write(grid + (Int(y[ahead]) &* width &+ Int(x[ahead])) &* pixelStride)
+            }
             let tStar = scale * Double(t[k] &- tFirst) / span
             let floorT = tStar.rounded(.down)
             // Clamp guards events outside [tFirst, tLast]; inside, i + 1 = B only when d = 0.
             let i = min(max(Int(floorT), 0), lastBin)
             let d = Float(tStar - floorT)
             let polarity = Float(p[k])
-            let pixel = Int(y[k]) &* width &+ Int(x[k])
-            grid[i &* plane &+ pixel] += polarity * (1 - d)
-            grid[min(i &+ 1, lastBin) &* plane &+ pixel] += polarity * d
+            let pixel = (Int(y[k]) &* width &+ Int(x[k])) &* pixelStride
+            grid[pixel &+ i &* binStride] += polarity * (1 - d)
+            grid[pixel &+ min(i &+ 1, lastBin) &* binStride] += polarity * d
         }
     }}}}
 }

@@ -159,12 +159,13 @@ extension Bench {
             defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
             let recording = try EventFile(path: path!)
             var checksum = 0
+            var packet = EventPacket()  // one buffer reused across blocks, as `convert` streams
             let seconds = try medianSeconds(repeat: options.repeat) {
                 var start = 0
                 checksum = 0
                 while start < recording.count {
                     let end = min(start + block, recording.count)
-                    let packet = try recording.read(start..<end)
+                    try recording.read(start..<end, into: &packet)
                     checksum &+= Int(packet.x[0]) &+ Int(packet.t[packet.count - 1])
                     start = end
                 }
