@@ -32,12 +32,13 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops"]),
         .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops"]),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"]),
+        .target(name: "Simulation", dependencies: ["EventIO", "ParallelLoops", "Imaging", "EventRepresentations", "HDF5", "AtomicFiles"]),
         .target(name: "Imaging", dependencies: ["CPNG", "AtomicFiles"]),
         .target(name: "ConsoleProgress"),
         .executableTarget(
             name: "evdistill",
             dependencies: [
-                "EventIO", "EventRepresentations", "Imaging", "ConsoleProgress", "HDF5", "AtomicFiles", "ParallelLoops",
+                "EventIO", "EventRepresentations", "Imaging", "ConsoleProgress", "HDF5", "AtomicFiles", "ParallelLoops", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -47,9 +48,10 @@ let package = Package(
         .testTarget(name: "EventIOTests", dependencies: ["EventIO", "HDF5"]),
         .testTarget(name: "EventRepresentationsTests", dependencies: ["EventRepresentations", "EventIO", "HDF5"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "EventIO", "HDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
-        .testTarget(name: "CLITests", dependencies: ["HDF5"]),
+        .testTarget(name: "CLITests", dependencies: ["HDF5", "Imaging"]),
     ]
 )

@@ -8,7 +8,7 @@ public final class HDF5Dataset {
     let id: hid_t
     public let file: HDF5File
     public let name: String
-    public let shape: [Int]
+    public private(set) var shape: [Int]
     public let elementType: HDF5ElementType
     /// Chunk shape when the layout is chunked, nil for contiguous or compact storage.
     public let chunkShape: [Int]?
@@ -135,6 +135,18 @@ public final class HDF5Dataset {
         guard H5Dwrite(id, T.hdf5NativeType, memSpace, fileSpace, hid_t(H5P_DEFAULT), buffer.baseAddress) >= 0 else {
             throw error("cannot write rows \(firstRow)..<\(firstRow + rows) (disk full?)")
         }
+    }
+
+    /// Grows an extendible dataset by the whole rows in `buffer` and writes them at the end.
+    public func append<T: HDF5Scalar>(_ buffer: UnsafeBufferPointer<T>) throws {
+        let rows = buffer.count / max(rowSize, 1)
+        guard rows > 0 else { return }
+        let first = rowCount
+        var newDims = shape.map { hsize_t($0) }
+        newDims[0] = hsize_t(first + rows)
+        guard H5Dset_extent(id, &newDims) >= 0 else { throw error("cannot grow to \(first + rows) rows") }
+        shape[0] = first + rows
+        try writeRows(from: buffer, at: first)
     }
 
     public func writeAll<T: HDF5Scalar>(_ buffer: UnsafeBufferPointer<T>) throws {

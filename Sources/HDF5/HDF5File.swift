@@ -116,12 +116,16 @@ public final class HDF5File {
 
     /// Creates a dataset of `T` with `shape`; `chunk` enables chunked storage, `gzipLevel`
     /// (with byte shuffle) compression readable by stock h5py, `bloscZstdLevel` Blosc-zstd (DSEC).
+    /// With `extendible`, the first dimension may grow later (`HDF5Dataset.append`); it needs `chunk`.
     public func createDataset<T: HDF5Scalar>(
         _ objectPath: String, of _: T.Type, shape: [Int], chunk: [Int]? = nil,
-        gzipLevel: Int? = nil, bloscZstdLevel: Int? = nil
+        gzipLevel: Int? = nil, bloscZstdLevel: Int? = nil, extendible: Bool = false
     ) throws -> HDF5Dataset {
+        precondition(!extendible || chunk != nil, "an extendible dataset must be chunked")
         var dims = shape.map { hsize_t($0) }
-        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
+        var maxDims = dims
+        if extendible { maxDims[0] = evd_unlimited() }
+        let space = H5Screate_simple(Int32(dims.count), &dims, &maxDims)
         defer { H5Sclose(space) }
         let dcpl = H5Pcreate(evd_plist_dataset_create())
         defer { H5Pclose(dcpl) }

@@ -49,3 +49,28 @@ public enum PNGFile {
         return RGBImage(width: Int(png.width), height: Int(png.height), pixels: pixels)
     }
 }
+
+extension PNGFile {
+    /// Reads a PNG as 8-bit grey (libpng converts colour with its sRGB luminance weights).
+    public static func readGray(_ path: String) throws -> (width: Int, height: Int, pixels: [UInt8]) {
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        guard png_image_begin_read_from_file(&png, path) != 0 else {
+            let message = withUnsafeBytes(of: png.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw PNGError(path: path, problem: "cannot read PNG: \(message)")
+        }
+        png.format = UInt32(PNG_FORMAT_GRAY)
+        var pixels = [UInt8](repeating: 0, count: Int(png.width) * Int(png.height))
+        let ok = pixels.withUnsafeMutableBufferPointer { png_image_finish_read(&png, nil, $0.baseAddress, 0, nil) }
+        guard ok != 0 else {
+            let message = withUnsafeBytes(of: png.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw PNGError(path: path, problem: "cannot decode PNG: \(message)")
+        }
+        return (Int(png.width), Int(png.height), pixels)
+    }
+
+    /// Writes 8-bit grey pixels (row-major) as a PNG, atomically.
+    public static func writeGray(_ pixels: [UInt8], width: Int, height: Int, to path: String) throws {
+        try write(RGBImage(width: width, height: height, pixels: pixels.flatMap { [$0, $0, $0] }), to: path)
+    }
+}

@@ -1,0 +1,145 @@
+import XCTest
+import EventIO
+import HDF5
+@testable import Simulation
+
+/// The simulator's physics against analytic expectations (method.md §7).
+final class EventSimulatorTests: XCTestCase {
+    func exactConfig(_ contrast: Float = 0.2) -> SimulatorConfig {
+        var config = SimulatorConfig()
+        config.contrastOn = contrast
+        config.contrastOff = contrast
+        config.thresholdSigma = 0  // no mismatch: every pixel has exactly C
+        return config
+    }
+
+    /// A brightness step between two frames: each pixel fires ⌊ΔL/C⌋ events at the times the
+    /// interpolated log intensity crosses L₀ + kC, i.e. t_k = t₀ + (t₁ − t₀)·kC/ΔL.
+    func testIntensityStepGivesTheAnalyticEvents() throws {
+        let simulator = EventSimulator(width: 1, height: 1, config: exactConfig())
+        XCTAssertTrue(try simulator.addFrame([0.1], at: 0).isEmpty, "the first frame only sets the reference")
+        let deltaL = log(1e-3 + 0.8) - log(1e-3 + 0.1)  // ≈ 2.0740
+        let events = try simulator.addFrame([0.8], at: 10_000)
+        let n = Int((deltaL / 0.2).rounded(.down))
+        XCTAssertEqual(n, 10)
+        XCTAssertEqual(events.count, n)
+        XCTAssertTrue(events.p.allSatisfy { $0 == 1 })
+        for k in 1...n {
+            let expected = 10_000 * Double(k) * 0.2 / deltaL
+            XCTAssertEqual(Double(events.t[k - 1]), expected, accuracy: 1.0, "event \(k)")  // µs rounding
+        }
+        // Back down: the same number of OFF events (the reference sits at L₀ + nC, L₁ − L₀ < (n+1)C).
+        let down = try simulator.addFrame([0.1], at: 20_000)
+        XCTAssertEqual(down.count, n)
+        XCTAssertTrue(down.p.allSatisfy { $0 == -1 })
+    }
+
+    /// An edge moving right at v px/frame over a dark→bright step: every pixel it passes fires
+    /// ⌊ΔL/C⌋ ON events, all after the edge reaches it; pixels it never reaches stay silent.
+    func testMovingEdgeFiresOncePerPixelItCrosses() throws {
+        let width = 40
+        let simulator = EventSimulator(width: width, height: 1, config: exactConfig(0.25))
+        let (dark, bright): (Float, Float) = (0.05, 0.6)
+        func frame(edge: Double) -> [Float] {
+            // Pixel x is bright when the edge (moving right) has passed its centre; linear ramp over one pixel.
+            (0..<width).map { x in
+                let cover = Float(min(max(edge - Double(x), 0), 1))
+                return dark + (bright - dark) * cover
+            }
+        }
+        _ = try simulator.addFrame(frame(edge: 0), at: 0)
+        var all = EventPacket()
+        for step in 1...60 {  // the edge advances 0.5 px per 1 ms frame: reaches x = 30
+            let events = try simulator.addFrame(frame(edge: Double(step) * 0.5), at: Int64(step) * 1000)
+            all.x += events.x; all.t += events.t; all.p += events.p; all.y += events.y
+        }
+        let expected = Int(((log(1e-3 + Double(bright)) - log(1e-3 + Double(dark))) / 0.25).rounded(.down))
+        for x in 0..<width {
+            let mine = all.x.indices.filter { all.x[$0] == x }
+            XCTAssertEqual(mine.count, x < 30 ? expected : 0, "pixel \(x)")
+            for k in mine {
+                XCTAssertEqual(all.p[k], 1)
+                // The edge reaches pixel x at step 2x (1000 µs per 0.5 px) and covers it by step 2x + 2.
+                XCTAssertGreaterThanOrEqual(all.t[k], Int64(2 * x) * 1000, "pixel \(x) fired before the edge arrived")
+                XCTAssertLessThanOrEqual(all.t[k], Int64(2 * x + 2) * 1000)
+            }
+        }
+        XCTAssertEqual(all.t, all.t.sorted(), "events come out sorted by time")
+    }
+
+    /// Σ C·p per pixel tracks the log-intensity change to within one threshold (per-pixel C).
+    func testSummedEventsReproduceTheLogChange() throws {
+        var config = SimulatorConfig()
+        config.seed = 3
+        let (w, h) = (16, 12)
+        let simulator = EventSimulator(width: w, height: h, config: config)
+        var random = SeededRandom(seed: 99)
+        let first = (0..<(w * h)).map { _ in Float(random.uniform()) }
+        _ = try simulator.addFrame(first, at: 0)
+        var sum = [Double](repeating: 0, count: w * h)
+        var frame = first
+        for step in 1...50 {
+            frame = frame.map { min(1, max(0, $0 + Float(random.normal()) * 0.1)) }
+            let events = try simulator.addFrame(frame, at: Int64(step) * 2000)
+            for k in 0..<events.count {
+                let pixel = Int(events.y[k]) * w + Int(events.x[k])
+                sum[pixel] += Double(events.p[k] > 0 ? simulator.thresholdsOn[pixel] : simulator.thresholdsOff[pixel]) * Double(events.p[k])
+            }
+        }
+        for pixel in 0..<(w * h) {
+            let change = log(1e-3 + Double(frame[pixel])) - log(1e-3 + Double(first[pixel]))
+            let bound = Double(max(simulator.thresholdsOn[pixel], simulator.thresholdsOff[pixel]))
+            XCTAssertLessThan(abs(change - sum[pixel]), bound + 1e-5, "pixel \(pixel)")
+        }
+    }
+
+    func testThresholdMismatchNoiseAndRefractoryPeriod() throws {
+        var config = SimulatorConfig()
+        config.seed = 5
+        let simulator = EventSimulator(width: 100, height: 100, config: config)
+        let mean = simulator.thresholdsOn.reduce(0, +) / Float(10_000)
+        let variance = simulator.thresholdsOn.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(10_000)
+        XCTAssertEqual(mean, 0.2, accuracy: 0.002)
+        XCTAssertEqual(variance.squareRoot(), 0.03, accuracy: 0.002)
+        XCTAssertTrue(simulator.thresholdsOn.allSatisfy { $0 >= 0.01 })
+
+        // Noise only: a static scene at 10 Hz per pixel for 1 s gives about 10 events per pixel.
+        config.noiseRateOn = 10
+        let noisy = EventSimulator(width: 50, height: 50, config: config)
+        let still = [Float](repeating: 0.5, count: 2_500)
+        _ = try noisy.addFrame(still, at: 0)
+        let events = try noisy.addFrame(still, at: 1_000_000)
+        XCTAssertEqual(Double(events.count), 25_000, accuracy: 5 * 25_000.0.squareRoot())
+        XCTAssertTrue(events.p.allSatisfy { $0 == 1 })
+
+        // A refractory period longer than the frame interval allows one event per pixel per step.
+        var slow = exactConfig()
+        slow.refractoryMicroseconds = 50_000
+        let refractory = EventSimulator(width: 1, height: 1, config: slow)
+        _ = try refractory.addFrame([0.01], at: 0)
+        XCTAssertEqual(try refractory.addFrame([1.0], at: 1_000).count, 1)
+        XCTAssertThrowsError(try refractory.addFrame([1.0], at: 1_000)) { error in
+            XCTAssertEqual(error as? SimulationError, .timestampsNotIncreasing(previous: 1_000, next: 1_000))
+        }
+    }
+
+    func testSameSeedSameEvents() throws {
+        func run(seed: UInt64) throws -> [EventPacket] {
+            var config = SimulatorConfig()
+            config.seed = seed
+            config.noiseRateOn = 5
+            config.hotPixelFraction = 0.01
+            let scene = DrivingScene(width: 32, height: 16, duration: 0.1, seed: seed)
+            let simulator = EventSimulator(width: 32, height: 16, config: config)
+            var irradiance = [Float](repeating: 0, count: 512), labels = [UInt8](repeating: 0, count: 512)
+            return try (0...20).map { frame in
+                scene.render(at: Double(frame) / 200, irradiance: &irradiance, labels: &labels)
+                return try simulator.addFrame(irradiance, at: Int64(frame) * 5_000)
+            }
+        }
+        let a = try run(seed: 7), b = try run(seed: 7), c = try run(seed: 8)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+        XCTAssertGreaterThan(a.reduce(0) { $0 + $1.count }, 100, "the scene moves, so it makes events")
+    }
+}
