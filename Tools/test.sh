@@ -13,11 +13,15 @@ trap 'rm -f "$log"' EXIT
 status=0
 swift test "${flags[@]}" --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log" || status=$?
 
-# XCTest's last summary: "Executed N tests, with F failures (U unexpected) in ..."
-summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -1 || true)
+# XCTest's last summary: "Executed N tests, with [S tests skipped and ]F failures (U unexpected) in ..."
+summary=$(grep -E "Executed [0-9]+ tests?, with .*[0-9]+ failures?" "$log" | tail -1 || true)
 if [ -n "$summary" ]; then
   total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
-  failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
-  echo "$((total - failed)) passed, $failed failed"
+  failed=$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<<"$summary")
+  skipped=0
+  if grep -qE "[0-9]+ tests? skipped" <<<"$summary"; then
+    skipped=$(sed -E 's/.* ([0-9]+) tests? skipped.*/\1/' <<<"$summary")
+  fi
+  echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 fi
 exit "$status"

@@ -1,1 +1,0 @@
-// Module Autograd: see issue 4 (engine).

@@ -1,0 +1,57 @@
+import ParallelLoops
+
+/// Max pooling over k×k windows with stride s (default s = k), no padding, floor mode
+/// (PyTorch `F.max_pool2d(x, k, s)`); the U-Net uses k = s = 2.
+///
+/// Shapes: `x` [N, C, H, W] → [N, C, ⌊(H − k)/s⌋ + 1, ⌊(W − k)/s⌋ + 1].
+/// Ties go to the first maximum in row-major window order, and NaN wins, as in PyTorch.
+/// Saved for backward: the in-plane index of each output's maximum (Int32, one per output);
+/// backward adds G to that input position.
+public func maxPool2d(_ x: Variable, kernelSize k: Int = 2, stride: Int? = nil) -> Variable {
+    let s = stride ?? k
+    enginePrecondition(x.rank == 4, "maxPool2d: input must be [N, C, H, W], got \(x.shape)")
+    enginePrecondition(k >= 1 && s >= 1, "maxPool2d: kernel \(k) and stride \(s) must be ≥ 1")
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    enginePrecondition(h >= k && w >= k, "maxPool2d: input \(h)×\(w) is smaller than the \(k)×\(k) window")
+    let oh = (h - k) / s + 1, ow = (w - k) / s + 1
+    let planes = n * c
+    var argmax = [Int32](repeating: 0, count: planes * oh * ow)
+    let out = Tensor(shape: [n, c, oh, ow]) { po in
+        x.value.withUnsafeBufferPointer { px in
+            argmax.withUnsafeMutableBufferPointer { pa in
+                parallelFor(planes) { plane in
+                    let src = plane * h * w, dst = plane * oh * ow
+                    for i in 0..<oh {
+                        for j in 0..<ow {
+                            var best = (i * s) * w + j * s
+                            var bestValue = px[src + best]
+                            for di in 0..<k {
+                                for dj in 0..<k {
+                                    let index = (i * s + di) * w + j * s + dj
+                                    let v = px[src + index]
+                                    if v > bestValue || v.isNaN { best = index; bestValue = v; if v.isNaN { break } }
+                                }
+                                if bestValue.isNaN { break }
+                            }
+                            po[dst + i * ow + j] = bestValue
+                            pa[dst + i * ow + j] = Int32(best)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Variable.result(out, op: "maxPool2d", inputs: [x]) { g in
+        g.withUnsafeBufferPointer { pg in
+            argmax.withUnsafeBufferPointer { pa in
+                x.withGradBuffer { gx in
+                    // Overlapping windows (s < k) may hit one input twice: one plane per task.
+                    parallelFor(planes) { plane in
+                        let src = plane * h * w, dst = plane * oh * ow
+                        for i in 0..<(oh * ow) { gx[src + Int(pa[dst + i])] += pg[dst + i] }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Module Tensor: see issue 4 (engine).

@@ -1,0 +1,86 @@
+import XCTest
+import Autograd
+
+/// The fast kernels (im2col + sgemm conv, the 1×1 path, batch norm, bilinear upsampling)
+/// against the slow direct-loop Double references on random shapes and parameters, with
+/// finite-difference gradients on a random subset of elements.
+final class FastPathTests: XCTestCase {
+    func testConv2dRandomShapesMatchDirectLoops() {
+        var data = TestData(seed: 2026)
+        for trial in 0..<8 {
+            let n = data.int(1..<3), c = data.int(1..<5), o = data.int(1..<5)
+            let kh = data.int(1..<4), kw = data.int(1..<4)
+            let stride = data.int(1..<3), padding = data.int(0..<3), dilation = data.int(1..<3)
+            // Trials 0 and 1 force the 1×1, stride-1, unpadded fast path.
+            let pointwise = trial < 2
+            let (k1, k2, s, p, d) = pointwise ? (1, 1, 1, 0, 1) : (kh, kw, stride, padding, dilation)
+            let h = data.int(max(1, d * (k1 - 1) + 1 - 2 * p)..<9), w = data.int(max(1, d * (k2 - 1) + 1 - 2 * p)..<9)
+            let hasBias = trial % 2 == 0
+            let inputs = [data.normal([n, c, h, w]), data.normal([o, c, k1, k2], scale: 0.5)] + (hasBias ? [data.normal([o])] : [])
+            checkGradients("conv2d trial \(trial): x [\(n),\(c),\(h),\(w)] w [\(o),\(c),\(k1),\(k2)] s\(s) p\(p) d\(d)", inputs,
+                           maxCheckedPerInput: 10, seed: UInt64(trial),
+                           engine: { v in conv2d(v[0], weight: v[1], bias: hasBias ? v[2] : nil, stride: s, padding: p, dilation: d) },
+                           reference: { v in Reference.conv2d(v[0], v[1], hasBias ? v[2] : nil, stride: s, padding: p, dilation: d) })
+        }
+    }
+
+    func testBatchNormRandomShapesMatchReference() {
+        var data = TestData(seed: 77)
+        for trial in 0..<6 {
+            let shape = [data.int(1..<4), data.int(1..<5), data.int(1..<5), data.int(2..<6)]
+            let training = trial % 2 == 0
+            let c = shape[1]
+            let rm0 = data.normal([c]), rv0 = data.uniform([c], 0.3, 2)
+            var rm = rm0, rv = rv0
+            checkGradients("batchNorm2d trial \(trial) \(shape) training=\(training)",
+                           [data.normal(shape, scale: 3, offset: -2), data.normal([c]), data.normal([c])],
+                           gradientTolerance: 1e-3, maxCheckedPerInput: 10, seed: UInt64(trial),
+                           engine: { v in
+                               rm = rm0; rv = rv0
+                               return batchNorm2d(v[0], weight: v[1], bias: v[2], runningMean: &rm, runningVar: &rv, training: training)
+                           },
+                           reference: { v in
+                               Reference.batchNorm(v[0], weight: v[1], bias: v[2], runningMean: DTensor(rm0),
+                                                   runningVar: DTensor(rv0), training: training).0
+                           })
+        }
+    }
+
+    func testUpsampleRandomShapesMatchReference() {
+        var data = TestData(seed: 5)
+        for trial in 0..<6 {
+            let shape = [data.int(1..<3), data.int(1..<4), data.int(1..<7), data.int(1..<7)]
+            let (oh, ow) = trial < 3 ? (2 * shape[2], 2 * shape[3]) : (data.int(1..<13), data.int(1..<13))
+            checkGradients("upsample trial \(trial) \(shape) → \(oh)×\(ow)", [data.normal(shape)],
+                           maxCheckedPerInput: 10, seed: UInt64(trial),
+                           engine: { upsampleBilinear($0[0], outputHeight: oh, outputWidth: ow) },
+                           reference: { Reference.upsampleBilinear($0[0], outputHeight: oh, outputWidth: ow) })
+        }
+    }
+
+    /// OpenBLAS on 1 thread and on all cores must agree to float tolerance: our own kernels split
+    /// work so that no sum depends on the split, and OpenBLAS splits sgemm over M and N only.
+    func testConvResultsDoNotDependOnThreadCount() {
+        var data = TestData(seed: 9)
+        let x = data.normal([2, 8, 24, 24]), w = data.normal([16, 8, 3, 3], scale: 0.2), b = data.normal([16])
+        func run() -> [Tensor] {
+            let vx = Variable(x, requiresGrad: true), vw = Variable(w, requiresGrad: true), vb = Variable(b, requiresGrad: true)
+            let y = relu(conv2d(vx, weight: vw, bias: vb, padding: 1))
+            let loss = mean(y * y)
+            loss.backward()
+            return [y.value, vx.grad ?? Tensor(0), vw.grad ?? Tensor(0), vb.grad ?? Tensor(0)]
+        }
+        let saved = BLAS.threadCount
+        defer { BLAS.threadCount = saved }
+        BLAS.threadCount = 1
+        let single = run()
+        BLAS.threadCount = max(2, availableCoreCount)
+        let multi = run()
+        for (i, (a, b)) in zip(single, multi).enumerated() {
+            assertMatchesReference(a, b, tolerance: 1e-6, "thread count independence, tensor \(i)")
+        }
+    }
+}
+
+import ParallelLoops
+private var availableCoreCount: Int { availableCores }
