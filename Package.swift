@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops"]),
         .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops"]),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"]),
+        .target(name: "Models", dependencies: ["NN", "Autograd", "Tensor"]),
         .target(name: "Simulation", dependencies: ["EventIO", "ParallelLoops", "Imaging", "EventRepresentations", "HDF5", "AtomicFiles"]),
         .target(name: "Imaging", dependencies: ["CPNG", "AtomicFiles"]),
         .target(name: "ConsoleProgress"),
@@ -39,6 +40,7 @@ let package = Package(
             name: "evdistill",
             dependencies: [
                 "EventIO", "EventRepresentations", "Imaging", "ConsoleProgress", "HDF5", "AtomicFiles", "ParallelLoops", "Simulation",
+                "Models", "NN", "Autograd", "Tensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["HDF5", "Imaging"]),
     ]
 )
