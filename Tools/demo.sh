@@ -21,7 +21,11 @@ for recording in EventData/sample_dsec.h5 EventData/sample_mvsec.h5; do
   "$bin" render "$out/$name.histogram.h5" --index 4 -o "$out/$name.histogram.png"
 done
 
+echo "== the labelled benchmark (EventData/README.md)"
+"$bin" inspect EventData/sample_dsec.h5 --json >/dev/null
+"$bin" render EventData/benchmark/test.h5 --dataset events --index 20 -o "$out/benchmark_test_events.png"
+
 echo
 echo "Wrote:"
 ls -l "$out"
-echo "Open one in Python: h5py.File('$out/sample_dsec.voxel_grid.h5')['voxel_grid'][:]  # [N, 5, 480, 640] float32"
+echo "Open one in Python: h5py.File('$out/sample_dsec.voxel_grid.h5')['voxel_grid'][:]  # [N, 5, 64, 128] float32"

@@ -41,7 +41,9 @@ public enum DatasetGenerator {
     /// Renders one scene at the internal rate, simulates events from every internal frame, and
     /// calls `body` for each kept frame (every `framesPerImage` internal frames after the first
     /// full event window). `sceneIndex` offsets timestamps so scenes never overlap in time.
+    /// `rawEvents` receives every simulated event, in order (e.g. to write the recording itself).
     public static func generate(scene: DrivingScene, spec: BenchmarkSpec, sceneIndex: Int, progress: () -> Void = {},
+                                rawEvents: ((EventPacket) throws -> Void)? = nil,
                                 _ body: (BenchmarkSample) throws -> Void) throws {
         let (w, h) = (scene.width, scene.height)
         var config = spec.simulator
@@ -59,6 +61,7 @@ public enum DatasetGenerator {
             let time = offset + Int64((seconds * 1e6).rounded())
             scene.render(at: seconds, irradiance: &irradiance, labels: &labels)
             let events = try simulator.addFrame(irradiance, at: time)
+            try rawEvents?(events)
             pending.x += events.x; pending.y += events.y; pending.t += events.t; pending.p += events.p
             recent.append(irradiance)
             if recent.count > 12 { recent.removeFirst() }
@@ -89,7 +92,7 @@ public enum DatasetGenerator {
         for i in 0..<n { mean[i] *= scale; total += mean[i] }
         let autoExposure = min(4, max(0.5, 0.45 / max(total / Float(n), 1e-6)))
         return mean.map { value in
-            let noisy = value * autoExposure + Float(noise.normal()) * 0.012
+            let noisy = value * autoExposure + Float(noise.normal()) * 0.02
             return UInt8(max(0, min(255, (noisy * 255).rounded())))
         }
     }

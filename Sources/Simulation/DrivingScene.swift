@@ -87,15 +87,18 @@ public final class DrivingScene {
                                 reflectance: Float(uniform(0.1, 0.95)), detail: Float(uniform(0.05, 0.2))))
         }
         self.actors = actors
-        // Lighting: stretches of 0.6–1.6 s; a third of them dark or over-exposed.
+        // Lighting: stretches of 0.4–0.9 s cycling normal, dark, normal, over-exposed from a random
+        // phase, so every scene of a couple of seconds has frames that fail in both ways.
+        let pattern: [Lighting] = [.normal, .dark, .normal, .overexposed]
+        var phase = Int(random.next() % 4)
         var stretches: [LightingStretch] = []
         var t = 0.0
         while t < duration {
-            let draw = random.uniform()
-            let kind: Lighting = draw < 0.66 ? .normal : (draw < 0.83 ? .dark : .overexposed)
-            let gain: Float = kind == .normal ? Float(uniform(0.8, 1.2)) : (kind == .dark ? Float(uniform(0.015, 0.05)) : Float(uniform(2.5, 4)))
+            let kind = pattern[phase % 4]
+            phase += 1
+            let gain: Float = kind == .normal ? Float(uniform(0.8, 1.2)) : (kind == .dark ? Float(uniform(0.005, 0.02)) : Float(uniform(2.5, 4)))
             stretches.append(LightingStretch(start: t, kind: kind, gain: gain))
-            t += uniform(0.6, 1.6)
+            t += uniform(0.4, 0.9)
         }
         lighting = stretches
     }

@@ -107,9 +107,11 @@ public final class EventSimulator {
 
     struct RawEvent { var t: Int64; var pixel: Int; var p: Int8 }
 
-    /// Threshold crossings of every pixel, computed row by row on all cores.
+    /// Threshold crossings of every pixel, computed in bands of rows on all cores.
     private func crossings(from start: [Float], to end: [Float], start t0: Int64, end t1: Int64) -> [[RawEvent]] {
-        var rows = [[RawEvent]](repeating: [], count: height)
+        // Contiguous bands of rows per core (one task per row costs more in scheduling than it saves).
+        let bands = parallelPartCount(height, minimumPart: 4)
+        var rows = [[RawEvent]](repeating: [], count: bands)
         let span = Double(t1 - t0)
         let refractory = config.refractoryMicroseconds
         let width = width
@@ -120,9 +122,9 @@ public final class EventSimulator {
         thresholdsOff.withUnsafeBufferPointer { off in
         start.withUnsafeBufferPointer { l0 in
         end.withUnsafeBufferPointer { l1 in
-            parallelFor(height) { y in
+            parallelRanges(height, minimumPart: 4) { band, bandRows in
                 var events: [RawEvent] = []
-                for pixel in (y * width)..<((y + 1) * width) {
+                for pixel in (bandRows.lowerBound * width)..<(bandRows.upperBound * width) {
                     let from = l0[pixel], to = l1[pixel], change = to - from
                     guard change != 0 else { continue }
                     var ref = reference[pixel]
@@ -140,7 +142,7 @@ public final class EventSimulator {
                     }
                     reference[pixel] = ref
                 }
-                rows[y] = events
+                rows[band] = events
             }
         }}}}}}}
         return rows

@@ -60,6 +60,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Voxel-grid bins of the benchmark's event windows.")
     var bins: Int = 5
 
+    @Option(help: "With --scenes: also write the raw events of the first training scene here (DSEC layout).")
+    var recording: String?
+
     @Option(name: .shortAndLong, help: "Output: events .h5 (--frames) or a folder (--scenes).")
     var output: String
 
@@ -159,9 +162,14 @@ struct Simulate: ParsableCommand {
             for _ in 0..<split.scenes {
                 // Every split draws its own scenes: seeds never repeat across splits.
                 let scene = DrivingScene(width: width, height: height, duration: sceneSeconds, seed: seed &* 1_000_003 &+ UInt64(sceneIndex))
-                try DatasetGenerator.generate(scene: scene, spec: spec, sceneIndex: sceneIndex, progress: { bar.advance() }) { sample in
+                let recorder = try recording.flatMap { path in
+                    sceneIndex == 0 ? try DSECEventWriter(path: path, sensor: SensorSize(width: width, height: height), timeOffset: 0) : nil
+                }
+                try DatasetGenerator.generate(scene: scene, spec: spec, sceneIndex: sceneIndex, progress: { bar.advance() },
+                                              rawEvents: recorder.map { writer in { try writer.append($0) } }) { sample in
                     try writer.append(sample, scene: sceneIndex)
                 }
+                try recorder?.finish()
                 sceneIndex += 1
             }
             try writer.finish()
