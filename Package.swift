@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops"]),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"]),
         .target(name: "Models", dependencies: ["NN", "Autograd", "Tensor"]),
+        // Scoring never builds a graph: no Autograd here.
+        .target(name: "Metrics", dependencies: ["ParallelLoops"]),
         .target(name: "Simulation", dependencies: ["EventIO", "ParallelLoops", "Imaging", "EventRepresentations", "HDF5", "AtomicFiles"]),
         .target(name: "Imaging", dependencies: ["CPNG", "AtomicFiles"]),
         .target(name: "ConsoleProgress"),
@@ -40,7 +42,7 @@ let package = Package(
             name: "evdistill",
             dependencies: [
                 "EventIO", "EventRepresentations", "Imaging", "ConsoleProgress", "HDF5", "AtomicFiles", "ParallelLoops", "Simulation",
-                "Models", "NN", "Autograd", "Tensor",
+                "Models", "NN", "Autograd", "Tensor", "Metrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["HDF5", "Imaging"]),
     ]
