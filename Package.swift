@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "Models", dependencies: ["NN", "Autograd", "Tensor"]),
         // Scoring never builds a graph: no Autograd here.
         .target(name: "Metrics", dependencies: ["ParallelLoops"]),
+        .target(name: "Training", dependencies: ["Models", "NN", "Autograd", "Tensor", "Metrics", "HDF5", "EventRepresentations",
+                                                 "AtomicFiles", "ConsoleProgress"]),
         .target(name: "Simulation", dependencies: ["EventIO", "ParallelLoops", "Imaging", "EventRepresentations", "HDF5", "AtomicFiles"]),
         .target(name: "Imaging", dependencies: ["CPNG", "AtomicFiles"]),
         .target(name: "ConsoleProgress"),
@@ -42,7 +44,7 @@ let package = Package(
             name: "evdistill",
             dependencies: [
                 "EventIO", "EventRepresentations", "Imaging", "ConsoleProgress", "HDF5", "AtomicFiles", "ParallelLoops", "Simulation",
-                "Models", "NN", "Autograd", "Tensor", "Metrics",
+                "Models", "NN", "Autograd", "Tensor", "Metrics", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -57,6 +59,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "HDF5"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: ["HDF5", "Imaging"]),
     ]
