@@ -29,6 +29,11 @@ public struct SimulatorConfig: Sendable, Equatable {
 /// interpolated linearly in time; each crossing of the pixel's reference ± its threshold emits
 /// an event with the interpolated timestamp and moves the reference by one threshold.
 ///
+/// Most pixels cross nothing between two frames at 500 Hz. Each pixel therefore keeps the two
+/// intensities at which it would next fire, exp(L_ref ± C) − ε, and a frame costs one compare
+/// per pixel; logarithms and the exact crossing test run only for pixels past a bound (bounds
+/// are widened by a few ulps, so no crossing is missed and results equal the plain algorithm).
+///
 /// Streaming: `addFrame` returns the events of one frame interval, sorted by (t, y, x); memory is
 /// a few per-pixel arrays whatever the length of the video. Deterministic for a seed.
 public final class EventSimulator {
@@ -40,11 +45,16 @@ public final class EventSimulator {
     public let thresholdsOff: [Float]
     /// The log intensity each pixel last fired at (its reference), `[H·W]`.
     public private(set) var reference: [Float]
-    private var previousLog: [Float]
+    private var previousIntensity: [Float]
+    /// Intensities at which each pixel fires its next ON / OFF event (widened).
+    private var upperBound: [Float]
+    private var lowerBound: [Float]
     private var previousTime: Int64?
     private var lastEventTime: [Int64]
     private let hotPixels: [Int]
     private var random: SeededRandom
+    /// Per-band event buffers, reused across frames.
+    private var bandEvents: [[RawEvent]] = []
 
     public init(width: Int, height: Int, config: SimulatorConfig = SimulatorConfig()) {
         self.width = width
@@ -63,40 +73,69 @@ public final class EventSimulator {
         hotPixels = (0..<hotCount).map { _ in Int(random.next() % UInt64(max(n, 1))) }
         self.random = random
         reference = [Float](repeating: 0, count: n)
-        previousLog = [Float](repeating: 0, count: n)
+        previousIntensity = [Float](repeating: 0, count: n)
+        upperBound = [Float](repeating: 0, count: n)
+        lowerBound = [Float](repeating: 0, count: n)
         lastEventTime = [Int64](repeating: .min / 2, count: n)
+    }
+
+    @inline(__always)
+    private static func logIntensity(_ intensity: Float, _ epsilon: Float) -> Float {
+        Foundation.log(epsilon + max(intensity, 0))
+    }
+
+    /// The intensities at which a pixel with reference `ref` fires next, widened by 1e-5
+    /// relative so float rounding in exp/log can never hide a crossing.
+    @inline(__always)
+    private static func bounds(reference ref: Float, on: Float, off: Float, epsilon: Float) -> (upper: Float, lower: Float) {
+        let upper = Foundation.exp(ref + on) - epsilon
+        let lower = Foundation.exp(ref - off) - epsilon
+        return (upper * (1 - 1e-5) - 1e-7, lower * (1 + 1e-5) + 1e-7)
     }
 
     /// Feeds the next frame (`[H·W]` intensities, row-major) taken at `time` µs and returns the
     /// events since the previous frame. The first frame only sets the references.
     public func addFrame(_ intensity: [Float], at time: Int64) throws -> EventPacket {
         precondition(intensity.count == width * height, "frame has \(intensity.count) pixels, expected \(width * height)")
-        let epsilon = config.epsilon
-        var logFrame = [Float](repeating: 0, count: intensity.count)
-        intensity.withUnsafeBufferPointer { source in
-            logFrame.withUnsafeMutableBufferPointer { target in
-                parallelRanges(source.count, minimumPart: 1 << 14) { _, range in
-                    for i in range { target[i] = Foundation.log(epsilon + max(source[i], 0)) }
-                }
-            }
-        }
         guard let start = previousTime else {
-            reference = logFrame
-            previousLog = logFrame
+            initialise(intensity)
             previousTime = time
             return EventPacket()
         }
         guard time > start else {
             throw SimulationError.timestampsNotIncreasing(previous: start, next: time)
         }
-        let rows = crossings(from: previousLog, to: logFrame, start: start, end: time)
-        var events = rows.flatMap { $0 }
+        var events = crossings(to: intensity, start: start, end: time)
         addNoise(into: &events, start: start, end: time)
-        events.sort { ($0.t, $0.pixel, $0.p) < ($1.t, $1.pixel, $1.p) }
-        previousLog = logFrame
         previousTime = time
-        var packet = EventPacket(zeroed: events.count)
-        for (k, event) in events.enumerated() {
+        return sortedPacket(events, start: start, span: Int(time - start))
+    }
+
+    /// Orders an interval's events by (t, y, x, p) with a counting sort on t − t₀: crossings
+    /// arrive in pixel order already, so only buckets holding noise events need a local sort.
+    private func sortedPacket(_ events: [RawEvent], start: Int64, span: Int) -> EventPacket {
+        var offsets = [Int](repeating: 0, count: span + 2)
+        for event in events { offsets[Int(event.t - start) + 1] += 1 }
+        for k in 1..<offsets.count { offsets[k] += offsets[k - 1] }
+        var order = [Int](repeating: 0, count: events.count)
+        var next = offsets
+        for (index, event) in events.enumerated() {
+            let bucket = Int(event.t - start)
+            order[next[bucket]] = index
+            next[bucket] += 1
+        }
+        for bucket in 0...span where offsets[bucket + 1] - offsets[bucket] > 1 {
+            let range = offsets[bucket]..<offsets[bucket + 1]
+            let inOrder = range.dropFirst().allSatisfy { events[order[$0 - 1]].pixel <= events[order[$0]].pixel }
+            if !inOrder {
+                order[range].sort { (events[$0].pixel, events[$0].p) < (events[$1].pixel, events[$1].p) }
+            }
+        }
+        var packet = EventPacket()
+        packet.resizeForOverwrite(events.count)
+        let width = width
+        for (k, index) in order.enumerated() {
+            let event = events[index]
             packet.x[k] = UInt16(event.pixel % width)
             packet.y[k] = UInt16(event.pixel / width)
             packet.t[k] = event.t
@@ -105,28 +144,50 @@ public final class EventSimulator {
         return packet
     }
 
+    private func initialise(_ intensity: [Float]) {
+        let epsilon = config.epsilon
+        for i in intensity.indices {
+            let ref = Self.logIntensity(intensity[i], epsilon)
+            reference[i] = ref
+            (upperBound[i], lowerBound[i]) = Self.bounds(reference: ref, on: thresholdsOn[i], off: thresholdsOff[i], epsilon: epsilon)
+        }
+        previousIntensity = intensity
+    }
+
     struct RawEvent { var t: Int64; var pixel: Int; var p: Int8 }
 
-    /// Threshold crossings of every pixel, computed in bands of rows on all cores.
-    private func crossings(from start: [Float], to end: [Float], start t0: Int64, end t1: Int64) -> [[RawEvent]] {
-        // Contiguous bands of rows per core (one task per row costs more in scheduling than it saves).
-        let bands = parallelPartCount(height, minimumPart: 4)
-        var rows = [[RawEvent]](repeating: [], count: bands)
+    /// Threshold crossings of every pixel, in bands of rows on all cores.
+    private func crossings(to frame: [Float], start t0: Int64, end t1: Int64) -> [RawEvent] {
+        // Bands only for large frames: at 500 Hz a small frame's work is shorter than waking a core.
+        let rowsPerBand = max(1, (1 << 18) / max(width, 1))
+        let bands = parallelPartCount(height, minimumPart: rowsPerBand)
+        if bandEvents.count != bands { bandEvents = Array(repeating: [], count: bands) }
         let span = Double(t1 - t0)
         let refractory = config.refractoryMicroseconds
+        let epsilon = config.epsilon
         let width = width
-        rows.withUnsafeMutableBufferPointer { rows in
+        bandEvents.withUnsafeMutableBufferPointer { bandEvents in
         reference.withUnsafeMutableBufferPointer { reference in
+        upperBound.withUnsafeMutableBufferPointer { upper in
+        lowerBound.withUnsafeMutableBufferPointer { lower in
         lastEventTime.withUnsafeMutableBufferPointer { lastEvent in
         thresholdsOn.withUnsafeBufferPointer { on in
         thresholdsOff.withUnsafeBufferPointer { off in
-        start.withUnsafeBufferPointer { l0 in
-        end.withUnsafeBufferPointer { l1 in
-            parallelRanges(height, minimumPart: 4) { band, bandRows in
-                var events: [RawEvent] = []
-                for pixel in (bandRows.lowerBound * width)..<(bandRows.upperBound * width) {
-                    let from = l0[pixel], to = l1[pixel], change = to - from
-                    guard change != 0 else { continue }
+        previousIntensity.withUnsafeBufferPointer { previous in
+        frame.withUnsafeBufferPointer { current in
+            parallelRanges(height, minimumPart: rowsPerBand) { band, rows in
+                var events = bandEvents[band]
+                bandEvents[band] = []  // unique reference: removeAll keeps the capacity
+                events.removeAll(keepingCapacity: true)
+                let (now, up, down) = (current.baseAddress!, upper.baseAddress!, lower.baseAddress!)
+                // The per-pixel work, for the few pixels past one of their bounds.
+                func fire(_ pixel: Int) {
+                    let value = now[pixel]
+                    guard value >= up[pixel] || value <= down[pixel] else { return }
+                    // A candidate: the exact ESIM test in log space.
+                    let from = Self.logIntensity(previous[pixel], epsilon), to = Self.logIntensity(value, epsilon)
+                    let change = to - from
+                    guard change != 0 else { return }
                     var ref = reference[pixel]
                     let polarity: Int8 = change > 0 ? 1 : -1
                     let step = change > 0 ? on[pixel] : -off[pixel]
@@ -135,17 +196,35 @@ public final class EventSimulator {
                         ref += step
                         let fraction = Double(ref - from) / Double(change)
                         let t = t0 + Int64((span * min(max(fraction, 0), 1)).rounded())
-                        if t - lastEvent[pixel] >= refractory || refractory == 0 {
+                        if refractory == 0 || t - lastEvent[pixel] >= refractory {
                             events.append(RawEvent(t: t, pixel: pixel, p: polarity))
                             lastEvent[pixel] = t
                         }
                     }
                     reference[pixel] = ref
+                    (up[pixel], down[pixel]) = Self.bounds(reference: ref, on: on[pixel], off: off[pixel], epsilon: epsilon)
                 }
-                rows[band] = events
+                // Scan eight pixels at a time; most groups have no candidate.
+                let first = rows.lowerBound * width, end = rows.upperBound * width
+                var pixel = first
+                while pixel + 8 <= end {
+                    let v = UnsafeRawPointer(now + pixel).loadUnaligned(as: SIMD8<Float>.self)
+                    let u = UnsafeRawPointer(up + pixel).loadUnaligned(as: SIMD8<Float>.self)
+                    let d = UnsafeRawPointer(down + pixel).loadUnaligned(as: SIMD8<Float>.self)
+                    if any((v .>= u) .| (v .<= d)) {
+                        for k in pixel..<(pixel + 8) { fire(k) }
+                    }
+                    pixel += 8
+                }
+                while pixel < end {
+                    fire(pixel)
+                    pixel += 1
+                }
+                bandEvents[band] = events
             }
-        }}}}}}}
-        return rows
+        }}}}}}}}}
+        previousIntensity = frame
+        return bandEvents.count == 1 ? bandEvents[0] : bandEvents.flatMap { $0 }
     }
 
     /// Background activity and hot pixels: Poisson counts, uniform times in (t0, t1].
