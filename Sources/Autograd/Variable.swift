@@ -85,6 +85,20 @@ public final class Variable {
         return try buffer.withUnsafeMutableBufferPointer(body)
     }
 
+    /// Gives `body` the gradient buffer and whether it already holds a gradient (`accumulate`).
+    /// When it does not, the buffer is uninitialised and `body` must overwrite every element:
+    /// kernels that end in an sgemm pass `beta = accumulate ? 1 : 0` and so skip a zero-fill and
+    /// a read of the whole buffer.
+    public func withGradBuffer<R>(
+        accumulatingOrOverwriting body: (_ buffer: UnsafeMutableBufferPointer<Float>, _ accumulate: Bool) throws -> R
+    ) rethrows -> R {
+        let accumulate = grad != nil
+        var buffer = grad ?? Tensor(shape: value.shape, unsafeUninitialized: { _ in })
+        grad = nil  // keep `buffer` uniquely referenced: writing through it must not copy
+        defer { grad = buffer }
+        return try buffer.withUnsafeMutableBufferPointer { try body($0, accumulate) }
+    }
+
     /// Drops the accumulated gradient.
     public func zeroGrad() { grad = nil }
 

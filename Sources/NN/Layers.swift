@@ -34,8 +34,8 @@ public final class Conv2d: Module {
 /// running statistics; momentum 0.1, eps 1e-5).
 ///
 /// Parameters: `weight` (γ, ones) and `bias` (β, zeros), [C]. Buffers: `running_mean` (zeros),
-/// `running_var` (ones), `num_batches_tracked` (a rank-0 count, stored as Float here; PyTorch
-/// stores int64, so a checkpoint writer should convert it). In training mode each call
+/// `running_var` (ones), `num_batches_tracked` (a rank-0 count, held as Float here and marked
+/// `isInteger`: PyTorch stores int64, and checkpoint writers convert it). In training mode each call
 /// normalises with batch statistics, updates the running ones and counts the batch; in
 /// evaluation mode it uses the running statistics.
 public final class BatchNorm2d: Module {
@@ -52,7 +52,7 @@ public final class BatchNorm2d: Module {
         bias = Variable(Tensor.zeros([channels]), requiresGrad: true)
         runningMean = Buffer(Tensor.zeros([channels]))
         runningVar = Buffer(Tensor.ones([channels]))
-        numBatchesTracked = Buffer(Tensor(0))
+        numBatchesTracked = Buffer(Tensor(0), isInteger: true)
         self.momentum = momentum
         self.eps = eps
     }
@@ -62,11 +62,12 @@ public final class BatchNorm2d: Module {
         [("running_mean", runningMean), ("running_var", runningVar), ("num_batches_tracked", numBatchesTracked)]
     }
 
-    /// [N, C, H, W] → [N, C, H, W].
-    public func callAsFunction(_ x: Variable) -> Variable {
+    /// [N, C, H, W] → [N, C, H, W]. With `relu`, returns `relu(self(x))` computed in the same
+    /// pass (nothing stored for the normalised values; see `batchNorm2d`).
+    public func callAsFunction(_ x: Variable, relu: Bool = false) -> Variable {
         if isTraining { numBatchesTracked.value = Tensor(numBatchesTracked.value.scalar + 1) }
         return batchNorm2d(x, weight: weight, bias: bias, runningMean: &runningMean.value, runningVar: &runningVar.value,
-                           training: isTraining, momentum: momentum, eps: eps)
+                           training: isTraining, momentum: momentum, eps: eps, relu: relu)
     }
 }
 

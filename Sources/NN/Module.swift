@@ -4,7 +4,14 @@
 /// statistics). A class, so state-dict loading and the layer see the same storage.
 public final class Buffer {
     public var value: Tensor
-    public init(_ value: Tensor) { self.value = value }
+    /// Whether PyTorch keeps this buffer as an integer tensor (int64, e.g. BatchNorm's
+    /// `num_batches_tracked`); the value here is a whole number held as Float, and checkpoint
+    /// writers store it as int64.
+    public let isInteger: Bool
+    public init(_ value: Tensor, isInteger: Bool = false) {
+        self.value = value
+        self.isInteger = isInteger
+    }
 }
 
 /// What went wrong loading a state dict.

@@ -67,9 +67,9 @@ public class Adam: Optimizer {
     public let decoupledWeightDecay: Bool
     /// Steps taken so far (PyTorch keeps one count per parameter; they agree unless a
     /// parameter misses gradients, which we count per parameter too).
-    private var steps: [Int]
-    private var firstMoments: [Tensor?]
-    private var secondMoments: [Tensor?]
+    var steps: [Int]
+    var firstMoments: [Tensor?]
+    var secondMoments: [Tensor?]
 
     public init(parameters: [Variable], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 eps: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) {

@@ -31,6 +31,20 @@ public enum BLAS {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }
     }
+
+    /// Runs `body` with OpenBLAS limited to `count` threads and restores the previous count.
+    ///
+    /// For kernels that split their work over cores themselves and call sgemm from each task
+    /// (the convolutions): OpenBLAS's own threads would compete with ours, and its pthreads
+    /// build serialises concurrent multi-threaded calls. Call it from one thread at a time (the
+    /// count is process-wide).
+    public static func withThreadCount<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        let saved = threadCount
+        if saved == count { return try body() }
+        threadCount = count
+        defer { threadCount = saved }
+        return try body()
+    }
 }
 
 extension Tensor {

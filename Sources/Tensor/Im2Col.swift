@@ -36,6 +36,10 @@ public struct ConvGeometry: Sendable, Equatable {
         }
     }
 
+    /// A 1×1 kernel with stride 1 and no padding: the image `[C, H·W]` already is its column
+    /// matrix.
+    public var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
+
     /// Rows of the column matrix: C · kH · kW.
     public var columnRows: Int { channels * kernelHeight * kernelWidth }
     /// Columns of the column matrix: outH · outW.
@@ -57,25 +61,57 @@ func ceilDivide(_ a: Int, _ b: Int) -> Int {
 }
 
 /// Unfolds channels `channelRange` of one image `[C, H, W]` into rows of the column matrix
-/// `[C·kH·kW, outH·outW]` (row `(c·kH + kh)·kW + kw`), writing zeros where the window hangs over
-/// the padding. Rows of other channels are untouched, so disjoint channel ranges may run in
-/// parallel.
+/// `[C·kH·kW, rows·outW]` (row `(c·kH + kh)·kW + kw`), for the output rows `outputRows`
+/// (default all: then the matrix is `[C·kH·kW, outH·outW]`), writing zeros where the window
+/// hangs over the padding. Rows of other channels are untouched, so disjoint channel ranges may
+/// run in parallel; a band of output rows lets a caller keep the matrix small enough to stay in
+/// cache.
 public func im2col(
-    image: UnsafePointer<Float>, geometry g: ConvGeometry, channelRange: Range<Int>,
+    image: UnsafePointer<Float>, geometry g: ConvGeometry, channelRange: Range<Int>, outputRows: Range<Int>? = nil,
     columns: UnsafeMutablePointer<Float>
 ) {
-    let outH = g.outputHeight, outW = g.outputWidth
+    let outW = g.outputWidth
+    let rows = outputRows ?? 0..<g.outputHeight
+    let rowLength = rows.count * outW
+    // Stride 1 with "same" width (2·padding = dilation·(kW − 1)): a tap's row of the band is the
+    // input rows it reads, shifted by the column offset, so one copy per tap replaces one per
+    // output row (which dominates for narrow images); the columns that wrapped around from the
+    // neighbouring input row are zeroed after.
+    let shiftedCopy = g.stride == 1 && outW == g.width
     for c in channelRange {
         let plane = image + c * g.height * g.width
         for kh in 0..<g.kernelHeight {
             let rowOffset = kh * g.dilation - g.padding
-            let validRows = g.validOutputRange(offset: rowOffset, extent: g.height, outputs: outH)
+            let validRows = g.validOutputRange(offset: rowOffset, extent: g.height, outputs: g.outputHeight)
             for kw in 0..<g.kernelWidth {
                 let colOffset = kw * g.dilation - g.padding
                 let validCols = g.validOutputRange(offset: colOffset, extent: g.width, outputs: outW)
-                let row = columns + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * outH * outW
-                for oh in 0..<outH {
-                    let dst = row + oh * outW
+                let row = columns + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * rowLength
+                if shiftedCopy {
+                    let inside = validCols.isEmpty ? rows.lowerBound..<rows.lowerBound : validRows.clamped(to: rows)
+                    let before = (inside.isEmpty ? rows.count : inside.lowerBound - rows.lowerBound) * outW
+                    row.update(repeating: 0, count: before)
+                    if !inside.isEmpty {
+                        let count = inside.count * outW
+                        let dst = row + before
+                        let src = plane + (inside.lowerBound + rowOffset) * g.width
+                        if colOffset >= 0 {
+                            // dst[i] = src[i + colOffset]; the last colOffset columns of each row are padding.
+                            dst.update(from: src + colOffset, count: count - colOffset)
+                            for r in 1...inside.count { (dst + r * outW - colOffset).update(repeating: 0, count: colOffset) }
+                        } else {
+                            // dst[i] = src[i − s]; the first s columns of each row are padding.
+                            let s = -colOffset
+                            (dst + s).update(from: src, count: count - s)
+                            for r in 0..<inside.count { (dst + r * outW).update(repeating: 0, count: s) }
+                        }
+                        let after = rowLength - before - count
+                        (dst + count).update(repeating: 0, count: after)
+                    }
+                    continue
+                }
+                for oh in rows {
+                    let dst = row + (oh - rows.lowerBound) * outW
                     guard validRows.contains(oh), !validCols.isEmpty else {
                         dst.update(repeating: 0, count: outW)
                         continue
@@ -98,25 +134,30 @@ public func im2col(
 }
 
 /// The adjoint of `im2col`: adds (`+=`) each column-matrix entry back onto the input pixel it
-/// came from, for channels `channelRange` of one image. Entries that came from padding are
-/// dropped. Disjoint channel ranges may run in parallel.
+/// came from, for channels `channelRange` of one image and the output rows `outputRows` (default
+/// all; the matrix layout is `im2col`'s). Entries that came from padding are dropped. Disjoint
+/// channel ranges may run in parallel; bands of output rows may overlap in the input, so bands of
+/// one image run one after the other.
 public func col2imAccumulate(
-    columns: UnsafePointer<Float>, geometry g: ConvGeometry, channelRange: Range<Int>,
+    columns: UnsafePointer<Float>, geometry g: ConvGeometry, channelRange: Range<Int>, outputRows: Range<Int>? = nil,
     image: UnsafeMutablePointer<Float>
 ) {
-    let outH = g.outputHeight, outW = g.outputWidth
+    let outW = g.outputWidth
+    let rows = outputRows ?? 0..<g.outputHeight
+    let rowLength = rows.count * outW
     for c in channelRange {
         let plane = image + c * g.height * g.width
         for kh in 0..<g.kernelHeight {
             let rowOffset = kh * g.dilation - g.padding
-            let validRows = g.validOutputRange(offset: rowOffset, extent: g.height, outputs: outH)
+            let validRows = g.validOutputRange(offset: rowOffset, extent: g.height, outputs: g.outputHeight)
+                .clamped(to: rows)
             for kw in 0..<g.kernelWidth {
                 let colOffset = kw * g.dilation - g.padding
                 let validCols = g.validOutputRange(offset: colOffset, extent: g.width, outputs: outW)
                 if validCols.isEmpty { continue }
-                let row = columns + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * outH * outW
+                let row = columns + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * rowLength
                 for oh in validRows {
-                    let src = row + oh * outW
+                    let src = row + (oh - rows.lowerBound) * outW
                     let dst = plane + (oh * g.stride + rowOffset) * g.width + colOffset
                     if g.stride == 1 {
                         for ow in validCols { dst[ow] += src[ow] }

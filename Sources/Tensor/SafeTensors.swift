@@ -105,15 +105,35 @@ public struct SafeTensorsFile: Sendable {
         return entry
     }
 
+    /// One tensor to write: float32 values, or int64 values with a shape (PyTorch's integer
+    /// buffers, e.g. BatchNorm's `num_batches_tracked`).
+    public enum Value: Sendable {
+        case float32(Tensor)
+        case int64(shape: [Int], values: [Int64])
+    }
+
     /// Serialises float32 tensors (sorted by name) and string metadata to safetensors bytes.
     public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> Data {
+        try encode(values: tensors.mapValues { .float32($0) }, metadata: metadata)
+    }
+
+    /// Serialises tensors of either dtype (sorted by name) and string metadata to safetensors
+    /// bytes, with the header padded so the data starts 8-byte aligned.
+    public static func encode(values: [String: Value], metadata: [String: String] = [:]) throws -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
-        let sorted = tensors.sorted { $0.key < $1.key }
-        for (name, t) in sorted {
-            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]] as [String: Any]
-            offset += 4 * t.count
+        let sorted = values.sorted { $0.key < $1.key }
+        for (name, value) in sorted {
+            let (dtype, shape, bytes): (String, [Int], Int)
+            switch value {
+            case let .float32(t): (dtype, shape, bytes) = ("F32", t.shape, 4 * t.count)
+            case let .int64(s, v):
+                precondition(v.count == shapeCount(s), "safetensors: int64 '\(name)' has \(v.count) values for shape \(s)")
+                (dtype, shape, bytes) = ("I64", s, 8 * v.count)
+            }
+            header[name] = ["dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad the header with spaces to a multiple of 8 so the data stays aligned.
@@ -121,8 +141,11 @@ public struct SafeTensorsFile: Sendable {
         var out = Data()
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(json)
-        for (_, t) in sorted {
-            t.withUnsafeBufferPointer { out.append($0) }
+        for (_, value) in sorted {
+            switch value {
+            case let .float32(t): t.withUnsafeBufferPointer { out.append($0) }
+            case let .int64(_, v): v.withUnsafeBufferPointer { out.append($0) }
+            }
         }
         return out
     }

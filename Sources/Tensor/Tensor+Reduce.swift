@@ -53,8 +53,12 @@ extension Tensor {
     /// Largest absolute elementwise difference to `other` (same shape); for tests and checks.
     public func maxAbsDifference(_ other: Tensor) -> Float {
         enginePrecondition(shape == other.shape, "maxAbsDifference: shapes \(shape) and \(other.shape) differ")
-        var worst: Float = 0
-        for i in 0..<count { worst = Swift.max(worst, abs(scalars[i] - other.scalars[i])) }
-        return worst
+        return withUnsafeBufferPointer { a in
+            other.withUnsafeBufferPointer { b in
+                var worst: Float = 0
+                for i in 0..<a.count { worst = Swift.max(worst, abs(a[i] - b[i])) }
+                return worst
+            }
+        }
     }
 }

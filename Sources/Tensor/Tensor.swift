@@ -1,8 +1,10 @@
 /// A dense, row-major (C-contiguous) array of `Float` with a shape.
 ///
-/// Design: a value type whose storage is a Swift `[Float]`, so a `Tensor` inherits Array's
-/// copy-on-write: copying a tensor is O(1), and the first mutation of a shared copy copies the
-/// buffer once. Kernels reach the memory through `withUnsafeBufferPointer` /
+/// Design: a value type over a reference-counted buffer (`TensorStorage`) with copy-on-write:
+/// copying a tensor is O(1), and the first mutation of a shared copy copies the buffer once,
+/// as with Swift's `Array`. The buffer comes from `BufferPool.shared`, so the large tensors a
+/// training step frees are reused by the next step instead of being mapped afresh (see
+/// `BufferPool`). Kernels reach the memory through `withUnsafeBufferPointer` /
 /// `withUnsafeMutableBufferPointer` (no per-element bounds checks or CoW checks in hot loops).
 /// 4-D tensors are NCHW. A rank-0 tensor (`shape == []`) holds one scalar.
 /// The engine has no strided views: every tensor is contiguous, and layout changes (permute,
@@ -10,16 +12,20 @@
 public struct Tensor: Sendable, Equatable {
     /// Extent of each axis, outermost first.
     public private(set) var shape: [Int]
-    /// The elements in row-major order; `scalars.count == shape.product`.
-    public private(set) var scalars: [Float]
+    @usableFromInline var storage: TensorStorage
+
+    /// The elements in row-major order, as a new array (a copy: O(count)); kernels use
+    /// `withUnsafeBufferPointer` instead.
+    public var scalars: [Float] {
+        withUnsafeBufferPointer { Array($0) }
+    }
 
     /// Wraps `scalars` (row-major) as a tensor of `shape`; the counts must agree.
     public init(shape: [Int], scalars: [Float]) {
         Tensor.checkValid(shape)
         enginePrecondition(scalars.count == shapeCount(shape),
                            "Tensor(shape:scalars:): shape \(shape) needs \(shapeCount(shape)) scalars, got \(scalars.count)")
-        self.shape = shape
-        self.scalars = scalars
+        self.init(uncheckedShape: shape, copying: scalars)
     }
 
     /// Like `init(shape:scalars:)` but reports a count mismatch as a typed error (for data read
@@ -29,60 +35,65 @@ public struct Tensor: Sendable, Equatable {
         guard scalars.count == shapeCount(shape) else {
             throw .countMismatch(shape: shape, expected: shapeCount(shape), got: scalars.count)
         }
-        self.shape = shape
-        self.scalars = scalars
+        self.init(uncheckedShape: shape, copying: scalars)
     }
 
     /// A tensor of `shape` filled with `value`.
     public init(repeating value: Float, shape: [Int]) {
         Tensor.checkValid(shape)
-        self.shape = shape
-        self.scalars = [Float](repeating: value, count: shapeCount(shape))
+        self.init(shape: shape) { $0.initialize(repeating: value) }
     }
 
     /// A rank-0 tensor holding `value`.
     public init(_ value: Float) {
-        self.shape = []
-        self.scalars = [value]
+        self.init(uncheckedShape: [], copying: [value])
     }
 
     /// A tensor of `shape` whose memory `initializer` must write completely. Saves the zero-fill
     /// that `init(repeating:shape:)` would do for outputs a kernel overwrites anyway.
     @inlinable
     public init(shape: [Int], unsafeUninitialized initializer: (UnsafeMutableBufferPointer<Float>) -> Void) {
-        let count = shapeCount(shape)
-        self.init(
-            uncheckedShape: shape,
-            scalars: [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                initializer(buffer)
-                initialized = count
-            })
+        let storage = TensorStorage(uninitializedCount: shapeCount(shape))
+        initializer(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
+        self.init(uncheckedShape: shape, sharing: storage)
+    }
+
+    init(uncheckedShape shape: [Int], copying scalars: [Float]) {
+        self.shape = shape
+        storage = TensorStorage(uninitializedCount: scalars.count)
+        _ = UnsafeMutableBufferPointer(start: storage.base, count: storage.count).initialize(from: scalars)
     }
 
     @usableFromInline
-    init(uncheckedShape shape: [Int], scalars: [Float]) {
+    init(uncheckedShape shape: [Int], sharing storage: TensorStorage) {
         self.shape = shape
-        self.scalars = scalars
+        self.storage = storage
     }
 
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
     public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
 
     /// Number of elements.
-    @inlinable public var count: Int { scalars.count }
+    @inlinable public var count: Int { storage.count }
     /// Number of axes.
     @inlinable public var rank: Int { shape.count }
 
     /// The single value of a one-element tensor.
     public var scalar: Float {
-        enginePrecondition(scalars.count == 1, "Tensor.scalar: tensor of shape \(shape) has \(scalars.count) elements, not 1")
-        return scalars[0]
+        enginePrecondition(count == 1, "Tensor.scalar: tensor of shape \(shape) has \(count) elements, not 1")
+        return withUnsafeBufferPointer { $0[0] }
     }
 
     /// Element at a full multi-index (slow; for tests and small bookkeeping).
     public subscript(_ indices: Int...) -> Float {
-        get { scalars[flatIndex(indices)] }
-        set { scalars[flatIndex(indices)] = newValue }
+        get {
+            let index = flatIndex(indices)
+            return withUnsafeBufferPointer { $0[index] }
+        }
+        set {
+            let index = flatIndex(indices)
+            withUnsafeMutableBufferPointer { $0[index] = newValue }
+        }
     }
 
     /// Row-major offset of a full multi-index.
@@ -103,18 +114,30 @@ public struct Tensor: Sendable, Equatable {
         Tensor.checkValid(newShape)
         enginePrecondition(shapeCount(newShape) == count,
                            "reshape: cannot view \(count) elements of shape \(shape) as shape \(newShape)")
-        return Tensor(uncheckedShape: newShape, scalars: scalars)
+        return Tensor(uncheckedShape: newShape, sharing: storage)
     }
 
     @inlinable
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        try scalars.withUnsafeBufferPointer(body)
+        try withExtendedLifetime(storage) {
+            try body(UnsafeBufferPointer(start: storage.base, count: storage.count))
+        }
     }
 
+    /// Mutable access to the elements; copies the buffer first if another tensor shares it.
+    @inlinable
     public mutating func withUnsafeMutableBufferPointer<R>(
         _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        try scalars.withUnsafeMutableBufferPointer { try body($0) }
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return try withExtendedLifetime(storage) {
+            try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
+        }
+    }
+
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        guard lhs.shape == rhs.shape else { return false }
+        return lhs.withUnsafeBufferPointer { a in rhs.withUnsafeBufferPointer { b in a.elementsEqual(b) } }
     }
 
     private static func checkValid(_ shape: [Int]) {
@@ -124,7 +147,32 @@ public struct Tensor: Sendable, Equatable {
 
 extension Tensor: CustomStringConvertible {
     public var description: String {
-        let shown = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
+        let shown = withUnsafeBufferPointer { $0.prefix(8).map { "\($0)" }.joined(separator: ", ") }
         return "Tensor(shape: \(shape), [\(shown)\(count > 8 ? ", …" : "")])"
     }
+}
+
+/// The reference-counted element buffer behind `Tensor`, allocated from `BufferPool.shared`
+/// and returned to it on deinit. Never mutated while shared (`Tensor` copies first).
+@usableFromInline
+final class TensorStorage: @unchecked Sendable {
+    @usableFromInline let base: UnsafeMutablePointer<Float>
+    @usableFromInline let count: Int
+
+    @usableFromInline
+    init(uninitializedCount count: Int) {
+        self.count = count
+        base = BufferPool.shared.allocate(bytes: Self.bytes(count)).bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    deinit { BufferPool.shared.deallocate(UnsafeMutableRawPointer(base), bytes: Self.bytes(count)) }
+
+    @usableFromInline
+    func copy() -> TensorStorage {
+        let copy = TensorStorage(uninitializedCount: count)
+        copy.base.initialize(from: base, count: count)
+        return copy
+    }
+
+    private static func bytes(_ count: Int) -> Int { max(count, 1) * MemoryLayout<Float>.stride }
 }

@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput (release builds only give meaningful figures).",
         discussion: "Each prints one JSON object with --json: benchmark, events, seconds (median), events_per_second, threads.",
-        subcommands: [Voxelize.self, Histogram.self, Read.self, Simulate.self]
+        subcommands: [Voxelize.self, Histogram.self, Read.self, Simulate.self, Conv.self, TrainStep.self]
     )
 }
 

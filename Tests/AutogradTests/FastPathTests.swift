@@ -24,6 +24,49 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// Shapes large enough that each image splits into several bands of output rows (and the
+    /// weight gradient into several tasks per image), for stride 1 (∂x by the flipped-kernel
+    /// convolution) and stride 2 (∂x by col2im, bands accumulating into shared input rows).
+    func testConv2dMultiBandShapesMatchDirectLoops() throws {
+        var data = TestData(seed: 31)
+        for (stride, padding, dilation) in [(1, 1, 1), (2, 1, 1), (1, 2, 2)] {
+            let (n, c, o, h, w) = (1, 16, 5, 64, 40)
+            let geometry = try ConvGeometry(channels: c, height: h, width: w, kernelHeight: 3, kernelWidth: 3,
+                                            stride: stride, padding: padding, dilation: dilation)
+            XCTAssertGreaterThan(Convolution.bands(geometry, columnRows: c * 9).count, 1, "the shape must split into bands")
+            checkGradients("conv2d multi-band s\(stride) p\(padding) d\(dilation)",
+                           [data.normal([n, c, h, w]), data.normal([o, c, 3, 3], scale: 0.3), data.normal([o])],
+                           maxCheckedPerInput: 6, seed: UInt64(stride),
+                           engine: { v in conv2d(v[0], weight: v[1], bias: v[2], stride: stride, padding: padding, dilation: dilation) },
+                           reference: { v in Reference.conv2d(v[0], v[1], v[2], stride: stride, padding: padding, dilation: dilation) })
+        }
+    }
+
+    /// `batchNorm2d(..., relu: true)` is `relu(batchNorm2d(...))` in one pass: forward and all
+    /// three gradients against the Double reference, in training and evaluation mode.
+    func testBatchNormReLUMatchesReference() {
+        var data = TestData(seed: 78)
+        for trial in 0..<4 {
+            let shape = [data.int(1..<4), data.int(1..<5), data.int(2..<6), data.int(2..<40)]
+            let training = trial % 2 == 0
+            let c = shape[1]
+            let rm0 = data.normal([c]), rv0 = data.uniform([c], 0.3, 2)
+            var rm = rm0, rv = rv0
+            checkGradients("batchNorm2d+relu trial \(trial) \(shape) training=\(training)",
+                           [data.normal(shape, scale: 3, offset: -2), data.normal([c]), data.normal([c])],
+                           gradientTolerance: 1e-3, maxCheckedPerInput: 10, seed: UInt64(trial),
+                           engine: { v in
+                               rm = rm0; rv = rv0
+                               return batchNorm2d(v[0], weight: v[1], bias: v[2], runningMean: &rm, runningVar: &rv,
+                                                  training: training, relu: true)
+                           },
+                           reference: { v in
+                               Reference.batchNorm(v[0], weight: v[1], bias: v[2], runningMean: DTensor(rm0),
+                                                   runningVar: DTensor(rv0), training: training).0.map { max($0, 0) }
+                           })
+        }
+    }
+
     func testBatchNormRandomShapesMatchReference() {
         var data = TestData(seed: 77)
         for trial in 0..<6 {

@@ -52,6 +52,7 @@ func checkGradients(
             positions = Array(positions.prefix(maxCheckedPerInput))
         }
         var ours: [Double] = [], theirs: [Double] = []
+        let gradScalars = grad.scalars
         for j in positions {
             var xs = doubles
             let x0 = xs[i].data[j]
@@ -60,7 +61,7 @@ func checkGradients(
             let plus = loss(xs)
             xs[i].data[j] = x0 - h
             let minus = loss(xs)
-            ours.append(Double(grad.scalars[j]))
+            ours.append(Double(gradScalars[j]))
             theirs.append((plus - minus) / (2 * h))
         }
         assertClose(ours, theirs, tolerance: gradientTolerance, "\(name) ∂input\(i)", file: file, line: line)

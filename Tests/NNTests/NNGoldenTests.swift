@@ -106,11 +106,12 @@ func assertMatchesReference(_ ours: Tensor, _ reference: Tensor, tolerance: Floa
                             file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(ours.shape, reference.shape, "\(what): shape", file: file, line: line)
     guard ours.shape == reference.shape else { return }
+    let (a, b) = (ours.scalars, reference.scalars)
     var worst: Float = 0, at = 0
-    for i in 0..<ours.count {
-        let excess = abs(ours.scalars[i] - reference.scalars[i]) / (1 + abs(reference.scalars[i]))
+    for i in 0..<a.count {
+        let excess = abs(a[i] - b[i]) / (1 + abs(b[i]))
         if !(excess <= worst) { worst = excess; at = i }
     }
     XCTAssertLessThanOrEqual(worst, tolerance,
-                             "\(what): element \(at) is \(ours.scalars[at]), expected \(reference.scalars[at])", file: file, line: line)
+                             "\(what): element \(at) is \(a[at]), expected \(b[at])", file: file, line: line)
 }

@@ -54,7 +54,8 @@ final class NNTests: XCTestCase {
         let bn = BatchNorm2d(3)
         let input = Tensor.randomNormal([2, 2, 6, 6], using: &g)
         let x = Variable(input)
-        let labels = (0..<72).map { i in input.scalars[(i / 36) * 72 + i % 36] > input.scalars[(i / 36) * 72 + 36 + i % 36] ? 0 : 1 }
+        let values = input.scalars
+        let labels = (0..<72).map { i in values[(i / 36) * 72 + i % 36] > values[(i / 36) * 72 + 36 + i % 36] ? 0 : 1 }
         let parameters = conv.parameters() + bn.parameters()
         let optimizer = Adam(parameters: parameters, learningRate: 0.05)
         var losses: [Float] = []

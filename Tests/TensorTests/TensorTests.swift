@@ -47,10 +47,11 @@ final class TensorTests: XCTestCase {
         let a = Tensor.randomNormal([4, 16, 64, 64], using: &g), b = Tensor.randomNormal([1, 16, 1, 1], using: &g)
         let sum = a + b
         let product = a * b
+        let (sa, sb, ss, sp) = (a.scalars, b.scalars, sum.scalars, product.scalars)
         for i in stride(from: 0, to: a.count, by: 997) {
             let channel = (i / 4096) % 16
-            XCTAssertEqual(sum.scalars[i], a.scalars[i] + b.scalars[channel])
-            XCTAssertEqual(product.scalars[i], a.scalars[i] * b.scalars[channel])
+            XCTAssertEqual(ss[i], sa[i] + sb[channel])
+            XCTAssertEqual(sp[i], sa[i] * sb[channel])
         }
         let row = Tensor(shape: [3], scalars: [1, 2, 3]), column = Tensor(shape: [2, 1], scalars: [10, 20])
         XCTAssertEqual((row + column).scalars, [11, 12, 13, 21, 22, 23])

@@ -1,25 +1,14 @@
 #!/usr/bin/env bash
-# Regenerate the engine's PyTorch goldens in Tests/Fixtures/engine/ (ops.safetensors + README.md).
+# Regenerate the engine's PyTorch goldens in Tests/Fixtures/engine/ (ops, nn and models
+# .safetensors + README.md).
 # Usage: bash Tools/engine/make_goldens.sh
-# Creates the venv .venv-torch (git-ignored) on first use; torch comes from PyPI (the CPU+CUDA
-# wheel is large, ~1 GB with its dependencies, but only the CPU is used). Seeds are fixed, so a
-# re-run with the same torch version reproduces the same numbers.
+# Uses the venv .venv-torch (git-ignored; created on first use by ensure_torch_venv.sh). Seeds
+# are fixed, so a re-run with the same torch version reproduces the same bytes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/Tools/engine"
-VENV="$ROOT/.venv-torch"
-PY="$VENV/bin/python"
-PKGS=(torch numpy safetensors)
-
-if [ ! -x "$PY" ]; then
-    echo "creating venv $VENV"
-    python3 -m venv "$VENV"
-fi
-# install only when missing (works offline afterwards)
-if ! "$PY" -c "import torch, numpy, safetensors" 2>/dev/null; then
-    "$PY" -m pip install --quiet --disable-pip-version-check "${PKGS[@]}"
-fi
+PY="$(bash "$HERE/ensure_torch_venv.sh")"
 
 cd "$ROOT"
 export PYTHONDONTWRITEBYTECODE=1

@@ -11,6 +11,9 @@ Output: <out>/ops.safetensors and <out>/README.md. For each case `NAME` the file
 Op parameters (stride, axis, ...) are written in the safetensors metadata as JSON per case and
 mirrored by hand in Tests/AutogradTests/TorchGoldenTests.swift.
 
+Also writes <out>/nn.safetensors (layers, optimizers, schedules; seed SEED + 1) and
+<out>/models.safetensors (the U-Net and classifier of method.md §2; seed SEED + 2).
+
 Run through Tools/engine/make_goldens.sh (creates .venv-torch). CPU, float32, 1 thread,
 deterministic; seed SEED below.
 """
@@ -24,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.numpy import load_file
+
+from reference_models import Classifier, UNet, init_weights
 
 
 def save_file(arrays, path, metadata):
@@ -229,8 +234,8 @@ def main():
         f.write(f"""# Engine goldens (PyTorch)
 
 Written by `Tools/engine/make_goldens.sh` (script `Tools/engine/make_torch_goldens.py`); do not
-edit by hand. Read by `Tests/AutogradTests/TorchGoldenTests.swift` and
-`Tests/NNTests/NNGoldenTests.swift`.
+edit by hand. Read by `Tests/AutogradTests/TorchGoldenTests.swift`,
+`Tests/NNTests/NNGoldenTests.swift` and `Tests/ModelsTests/UNetGoldenTests.swift`.
 
 - `ops.safetensors`: {len(params)} cases, {len(arrays)} tensors, {os.path.getsize(path)} bytes.
   Per case NAME: `NAME.in.*` inputs, `NAME.const.*` non-differentiable inputs, `NAME.targets`
@@ -243,11 +248,22 @@ edit by hand. Read by `Tests/AutogradTests/TorchGoldenTests.swift` and
   `schedule.poly` / `schedule.cosine` learning rates for steps 0..12 (base 0.05, 10 steps); `block.*`
   a ConvBlock + 1×1 head: its state dict (key order in metadata `block_state_keys`), train-mode
   output, parameter gradients, running statistics after, and eval-mode output.
+- `models.safetensors` (seed {SEED + 2}), read by `Tests/ModelsTests/UNetGoldenTests.swift`: the
+  U-Net of method.md §2 (`Tools/engine/reference_models.py`) at widths 4/8/16/32, 3 → 3 channels,
+  input `unet.x` [2, 3, 32, 32], labels `unet.targets` (int64, about 10 % ignored as 255):
+  `unet.state.*` its starting state (Kaiming-normal fan_out convs, BN affine parameters and
+  running statistics randomised; key order in metadata `unet_state_keys`), train-mode
+  `unet.logits`, `unet.bottleneck`, `unet.decoder`, `unet.loss` (cross-entropy, ignore 255),
+  `unet.grad.*` every parameter's gradient, `unet.after_forward.*` running statistics after the
+  forward, `unet.adam.*` the parameters after one Adam step (lr 1e-3), and `unet.eval_logits`
+  (evaluation mode after the step). `classifier.*`: the same for the classifier (encoder +
+  global average pooling + linear, 5 classes, labels `classifier.targets`) without the Adam step.
 - torch {torch.__version__} (CPU, float32, 1 thread, deterministic algorithms), numpy
   {np.__version__}, Python {platform.python_version()}; seed `torch.manual_seed({SEED})`.
 """)
     print(f"wrote {path}: {len(params)} cases, {len(arrays)} tensors, {os.path.getsize(path)} bytes")
     write_nn_goldens(args.out)
+    write_model_goldens(args.out)
 
 
 def write_nn_goldens(out_dir):
@@ -342,6 +358,72 @@ def write_nn_goldens(out_dir):
 
     path = os.path.join(out_dir, "nn.safetensors")
     save_file({k: v.detach().contiguous().numpy().astype(np.float32) for k, v in t.items()}, path, metadata=meta)
+    print(f"wrote {path}: {len(t)} tensors, {os.path.getsize(path)} bytes")
+
+
+def write_model_goldens(out_dir):
+    """The U-Net and classifier of method.md §2 at a small width: one training step (forward,
+    cross-entropy with ignored pixels, backward, Adam) and an eval forward (models.safetensors)."""
+    torch.manual_seed(SEED + 2)
+    t, meta = {}, {"torch": torch.__version__, "seed": str(SEED + 2)}
+    widths = (4, 8, 16, 32)
+
+    def randomise_batch_norms(model):
+        # Away from the defaults (1, 0, 0, 1), so the test sees every BN parameter and statistic act.
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.weight.uniform_(0.5, 1.5); m.bias.uniform_(-0.2, 0.2)
+                    m.running_mean.uniform_(-0.5, 0.5); m.running_var.uniform_(0.5, 1.5)
+
+    x = torch.randn(2, 3, 32, 32)
+    targets = torch.randint(0, 3, (2, 32, 32))
+    targets[torch.rand(2, 32, 32) < 0.1] = 255
+    t["unet.x"], t["unet.targets"] = x, targets
+
+    unet = init_weights(UNet(3, 3, widths))
+    randomise_batch_norms(unet)
+    meta["unet_state_keys"] = json.dumps(list(unet.state_dict().keys()))
+    meta["unet_architecture"] = json.dumps({"model": "unet", "in_channels": 3, "out_channels": 3, "widths": list(widths)})
+    for k, v in unet.state_dict().items():
+        t[f"unet.state.{k}"] = v.clone().float()
+    optimizer = torch.optim.Adam(unet.parameters(), lr=1e-3)
+    unet.train()
+    logits, features = unet(x)
+    loss = F.cross_entropy(logits, targets, ignore_index=255)
+    loss.backward()
+    t["unet.logits"], t["unet.loss"] = logits.detach(), loss.detach().reshape(())
+    t["unet.bottleneck"], t["unet.decoder"] = features["bottleneck"].detach(), features["decoder"].detach()
+    for k, p in unet.named_parameters():
+        t[f"unet.grad.{k}"] = p.grad.clone()
+    for k, v in unet.state_dict().items():
+        if "running" in k:
+            t[f"unet.after_forward.{k}"] = v.clone()
+    optimizer.step()
+    for k, p in unet.named_parameters():
+        t[f"unet.adam.{k}"] = p.detach().clone()
+    unet.eval()
+    with torch.no_grad():
+        t["unet.eval_logits"] = unet(x)[0]
+
+    classifier = init_weights(Classifier(3, 5, widths))
+    randomise_batch_norms(classifier)
+    meta["classifier_state_keys"] = json.dumps(list(classifier.state_dict().keys()))
+    for k, v in classifier.state_dict().items():
+        t[f"classifier.state.{k}"] = v.clone().float()
+    labels = torch.tensor([1, 4])
+    classifier.train()
+    logits, features = classifier(x)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    t["classifier.targets"], t["classifier.logits"], t["classifier.loss"] = labels, logits.detach(), loss.detach().reshape(())
+    for k, p in classifier.named_parameters():
+        t[f"classifier.grad.{k}"] = p.grad.clone()
+
+    path = os.path.join(out_dir, "models.safetensors")
+    arrays = {k: v.detach().contiguous().numpy().astype(np.int64 if v.dtype == torch.int64 else np.float32)
+              for k, v in t.items()}
+    save_file(arrays, path, metadata=meta)
     print(f"wrote {path}: {len(t)} tensors, {os.path.getsize(path)} bytes")
 
 

@@ -1,7 +1,8 @@
 import ParallelLoops
 
 /// Batch normalisation over the channels of an NCHW tensor, with PyTorch `F.batch_norm`
-/// semantics.
+/// semantics, optionally followed by a ReLU in the same pass (`relu: true` gives exactly
+/// `relu(batchNorm2d(...))` without storing the normalised tensor).
 ///
 /// Shapes: `x` [N, C, H, W]; `weight` (γ) and `bias` (β) [C], each optional (1 and 0 when
 /// absent); `runningMean`, `runningVar` [C], updated in place when `training`.
@@ -10,17 +11,19 @@ import ParallelLoops
 /// normalise: `y = γ·(x − μ)/√(σ² + eps) + β`. The running statistics move by `momentum`
 /// towards μ and the *unbiased* variance σ²·M/(M − 1) (PyTorch's rule; M must exceed 1).
 /// Evaluation: the running statistics replace μ and σ², and nothing is updated.
-/// Statistics are accumulated in Double, one channel per task, so the result does not depend
-/// on the thread count.
+/// Statistics: two passes (mean, then squared deviations), each summed per (image, channel)
+/// plane in Double (`BlockedSum`) and the planes added in image order, so the result does not
+/// depend on the thread count.
 ///
-/// Saved for backward: the input value (no copy), and μ and 1/√(σ² + eps) per channel; x̂ is
-/// recomputed rather than stored. Backward with G = ∂L/∂y, x̂ = (x − μ)/√(σ² + eps):
+/// Saved for backward: the input value (no copy), and μ and 1/√(σ² + eps) per channel; x̂ and,
+/// with `relu`, the mask y > 0 are recomputed from x rather than stored. Backward with
+/// G = ∂L/∂y (times the mask y > 0 with `relu`), x̂ = (x − μ)/√(σ² + eps):
 /// - ∂β += Σ G, ∂γ += Σ G·x̂;
 /// - training: ∂x += γ/√(σ² + eps) · (G − ΣG/M − x̂·Σ(G·x̂)/M) (μ and σ² depend on x);
 /// - evaluation: ∂x += γ/√(σ² + eps) · G.
 public func batchNorm2d(
     _ x: Variable, weight: Variable?, bias: Variable?, runningMean: inout Tensor, runningVar: inout Tensor,
-    training: Bool, momentum: Float = 0.1, eps: Float = 1e-5
+    training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, relu: Bool = false
 ) -> Variable {
     enginePrecondition(x.rank == 4, "batchNorm2d: input must be [N, C, H, W], got \(x.shape)")
     let (n, c) = (x.shape[0], x.shape[1])
@@ -35,40 +38,20 @@ public func batchNorm2d(
 
     if training {
         enginePrecondition(m > 1, "batchNorm2d: training needs more than one value per channel, input \(x.shape)")
-        var variance = [Double](repeating: 0, count: c)
-        xv.withUnsafeBufferPointer { px in
-            mean.withUnsafeMutableBufferPointer { pm in
-                invStd.withUnsafeMutableBufferPointer { pi in
-                    variance.withUnsafeMutableBufferPointer { pv in
-                        parallelFor(c) { ch in
-                            var sum = 0.0
-                            for image in 0..<n {
-                                let base = (image * c + ch) * plane
-                                for i in 0..<plane { sum += Double(px[base + i]) }
-                            }
-                            let mu = sum / Double(m)
-                            // Two-pass variance: no cancellation when |μ| ≫ σ.
-                            var squares = 0.0
-                            for image in 0..<n {
-                                let base = (image * c + ch) * plane
-                                for i in 0..<plane {
-                                    let d = Double(px[base + i]) - mu
-                                    squares += d * d
-                                }
-                            }
-                            let biased = squares / Double(m)
-                            pm[ch] = Float(mu)
-                            pi[ch] = Float(1 / (biased + Double(eps)).squareRoot())
-                            pv[ch] = biased
-                        }
-                    }
-                }
+        let sums = perPlaneSums(n * c) { job in xv.withUnsafeBufferPointer { BlockedSum.sum($0.baseAddress! + job * plane, count: plane) } }
+        for ch in 0..<c { mean[ch] = Float(channelTotal(sums, channel: ch, channels: c, images: n) / Double(m)) }
+        // Two-pass variance: no cancellation when |μ| ≫ σ.
+        let squares = perPlaneSums(n * c) { job in
+            xv.withUnsafeBufferPointer {
+                BlockedSum.squaredDeviations($0.baseAddress! + job * plane, count: plane, from: mean[job % c])
             }
         }
         let unbiasedScale = Double(m) / Double(m - 1)
         for ch in 0..<c {
+            let biased = channelTotal(squares, channel: ch, channels: c, images: n) / Double(m)
+            invStd[ch] = Float(1 / (biased + Double(eps)).squareRoot())
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean[ch]
-            runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(variance[ch] * unbiasedScale)
+            runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(biased * unbiasedScale)
         }
     } else {
         for ch in 0..<c {
@@ -79,73 +62,111 @@ public func batchNorm2d(
 
     let gamma = weight?.value.scalars ?? [Float](repeating: 1, count: c)
     let beta = bias?.value.scalars ?? [Float](repeating: 0, count: c)
+    // y = x·scale + shift per channel; the backward pass recomputes the ReLU mask with the same
+    // expression, so it agrees with the forward bit for bit.
+    let scale = (0..<c).map { gamma[$0] * invStd[$0] }
+    let shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
     let out = Tensor(shape: x.shape) { po in
         xv.withUnsafeBufferPointer { px in
             parallelFor(n * c) { job in
-                let ch = job % c
-                let scale = gamma[ch] * invStd[ch]
-                let shift = beta[ch] - mean[ch] * scale
+                let (a, b) = (scale[job % c], shift[job % c])
                 let base = job * plane
-                for i in 0..<plane { po[base + i] = px[base + i] * scale + shift }
+                if relu {
+                    for i in base..<(base + plane) {
+                        let y = px[i] * a + b
+                        po[i] = y > 0 ? y : 0
+                    }
+                } else {
+                    for i in base..<(base + plane) { po[i] = px[i] * a + b }
+                }
             }
         }
     }
 
     let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
-    return Variable.result(out, op: "batchNorm2d", inputs: inputs) { g in
-        // Per-channel sums ΣG and Σ G·x̂, in Double.
-        var sumG = [Double](repeating: 0, count: c)
-        var sumGXHat = [Double](repeating: 0, count: c)
+    return Variable.result(out, op: relu ? "batchNorm2dReLU" : "batchNorm2d", inputs: inputs) { g in
+        // Per-plane ΣG and Σ G·(x − μ) (G masked by y > 0 with relu), in Double.
+        var sumG = [Double](repeating: 0, count: n * c), sumGX = [Double](repeating: 0, count: n * c)
         g.withUnsafeBufferPointer { pg in
             xv.withUnsafeBufferPointer { px in
                 sumG.withUnsafeMutableBufferPointer { psg in
-                    sumGXHat.withUnsafeMutableBufferPointer { psx in
-                        parallelFor(c) { ch in
-                            var s = 0.0, sx = 0.0
-                            let mu = mean[ch], inv = invStd[ch]
-                            for image in 0..<n {
-                                let base = (image * c + ch) * plane
-                                for i in 0..<plane {
-                                    let gi = Double(pg[base + i])
-                                    s += gi
-                                    sx += gi * Double((px[base + i] - mu) * inv)
-                                }
-                            }
-                            psg[ch] = s
-                            psx[ch] = sx
+                    sumGX.withUnsafeMutableBufferPointer { psx in
+                        guard let pg = pg.baseAddress, let px = px.baseAddress else { return }
+                        parallelFor(n * c) { job in
+                            let ch = job % c
+                            (psg[job], psx[job]) = gradientSums(
+                                pg + job * plane, px + job * plane, count: plane, mean: mean[ch],
+                                reluScale: relu ? scale[ch] : nil, reluShift: shift[ch])
                         }
                     }
                 }
             }
         }
+        let channelSumG = (0..<c).map { channelTotal(sumG, channel: $0, channels: c, images: n) }
+        // Σ G·x̂ = Σ G·(x − μ) / √(σ² + eps)
+        let channelSumGXHat = (0..<c).map { channelTotal(sumGX, channel: $0, channels: c, images: n) * Double(invStd[$0]) }
         if let bias, bias.requiresGrad {
-            bias.accumulateGrad(Tensor(shape: [c], scalars: sumG.map { Float($0) }))
+            bias.accumulateGrad(Tensor(shape: [c], scalars: channelSumG.map { Float($0) }))
         }
         if let weight, weight.requiresGrad {
-            weight.accumulateGrad(Tensor(shape: [c], scalars: sumGXHat.map { Float($0) }))
+            weight.accumulateGrad(Tensor(shape: [c], scalars: channelSumGXHat.map { Float($0) }))
         }
         guard x.requiresGrad else { return }
         g.withUnsafeBufferPointer { pg in
             xv.withUnsafeBufferPointer { px in
-                x.withGradBuffer { gx in
+                x.withGradBuffer(accumulatingOrOverwriting: { gx, accumulate in
                     parallelFor(n * c) { job in
                         let ch = job % c
-                        let mu = mean[ch], inv = invStd[ch]
-                        let scale = gamma[ch] * inv
+                        let mu = mean[ch], inv = invStd[ch], a = scale[ch], b = shift[ch]
+                        // training: ∂x = a·(G − mean G − x̂·mean(G·x̂)); evaluation: ∂x = a·G
+                        let meanG = training ? Float(channelSumG[ch] / Double(m)) : 0
+                        let meanGXHat = training ? Float(channelSumGXHat[ch] / Double(m)) : 0
                         let base = job * plane
-                        if training {
-                            let meanG = Float(sumG[ch] / Double(m))
-                            let meanGXHat = Float(sumGXHat[ch] / Double(m))
-                            for i in 0..<plane {
-                                let xHat = (px[base + i] - mu) * inv
-                                gx[base + i] += scale * (pg[base + i] - meanG - xHat * meanGXHat)
-                            }
-                        } else {
-                            for i in 0..<plane { gx[base + i] += scale * pg[base + i] }
+                        for i in base..<(base + plane) {
+                            let gi = relu && !(px[i] * a + b > 0) ? 0 : pg[i]
+                            let dx = a * (gi - meanG - (px[i] - mu) * inv * meanGXHat)
+                            gx[i] = accumulate ? gx[i] + dx : dx
                         }
                     }
-                }
+                })
             }
         }
     }
+}
+
+/// Runs `body` for each of `count` planes in parallel and returns the per-plane results.
+private func perPlaneSums(_ count: Int, _ body: (Int) -> Double) -> [Double] {
+    var sums = [Double](repeating: 0, count: count)
+    sums.withUnsafeMutableBufferPointer { ps in
+        parallelFor(count) { ps[$0] = body($0) }
+    }
+    return sums
+}
+
+/// Σ over images of the per-plane values of `channel`, in image order.
+private func channelTotal(_ planes: [Double], channel: Int, channels: Int, images: Int) -> Double {
+    var total = 0.0
+    for image in 0..<images { total += planes[image * channels + channel] }
+    return total
+}
+
+/// (Σ G, Σ G·(x − mean)) over one plane; with `reluScale`, G is zeroed where
+/// x·reluScale + reluShift ≤ 0 (the forward ReLU's mask).
+private func gradientSums(
+    _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean: Float, reluScale: Float?, reluShift: Float
+) -> (Double, Double) {
+    let mu8 = SIMD8<Float>(repeating: mean)
+    guard let a = reluScale else {
+        return (BlockedSum.sum(g, count: count),
+                BlockedSum.reduce(count, { g[$0] * (x[$0] - mean) },
+                                  { i in BlockedSum.load(g + i) * (BlockedSum.load(x + i) - mu8) }))
+    }
+    let a8 = SIMD8<Float>(repeating: a), b8 = SIMD8<Float>(repeating: reluShift), zero = SIMD8<Float>()
+    @inline(__always) func masked(_ i: Int) -> SIMD8<Float> {
+        let y = BlockedSum.load(x + i) * a8 + b8
+        return BlockedSum.load(g + i).replacing(with: zero, where: .!(y .> zero))
+    }
+    @inline(__always) func maskedScalar(_ i: Int) -> Float { x[i] * a + reluShift > 0 ? g[i] : 0 }
+    return (BlockedSum.reduce(count, maskedScalar, masked),
+            BlockedSum.reduce(count, { maskedScalar($0) * (x[$0] - mean) }, { i in masked(i) * (BlockedSum.load(x + i) - mu8) }))
 }

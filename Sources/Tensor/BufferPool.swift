@@ -1,0 +1,136 @@
+import Foundation
+
+/// A cache of large, 64-byte-aligned memory blocks that tensors reuse instead of asking the
+/// system for fresh ones.
+///
+/// Why: a training step allocates and frees the same few hundred megabytes of activations and
+/// gradients every step. glibc serves blocks above its mmap threshold (at most 32 MB) with a
+/// fresh `mmap` and trims its heap when much is freed, so every step would touch new pages, and
+/// each first touch is a page fault that zero-fills 4 KB (measured: 1.6 M faults in 9 s of
+/// U-Net training). Blocks kept here stay mapped and resident, so the next step's tensors of the
+/// same sizes reuse warm memory.
+///
+/// Blocks of `minimumPooledBytes` or more are rounded up to a size class (eighths of an octave,
+/// so at most 12.5 % of address space is wasted; pages a tensor never touches are never made
+/// resident) and cached per class when freed. The cache never holds more than the program's
+/// peak demand: when a request misses and `live + cached` would exceed the largest `live` seen
+/// so far, cached blocks (largest first) go back to the system. A steady training loop therefore
+/// reaches a fixed point after its first step, with a resident size equal to its peak need.
+/// Smaller blocks go straight to `malloc`, which handles them well. Thread-safe.
+public final class BufferPool: @unchecked Sendable {
+    /// The pool every `Tensor` allocates from.
+    public static let shared = BufferPool()
+
+    /// Requests below this many bytes bypass the pool.
+    public static let minimumPooledBytes = 1 << 16
+    /// Alignment of every block (a cache line; also what AVX-512 loads prefer).
+    public static let alignment = 64
+
+    /// Byte counts of the pool's blocks.
+    public struct Statistics: Sendable, Equatable {
+        /// Bytes in blocks currently handed out (size-class bytes).
+        public var liveBytes: Int
+        /// Bytes in cached free blocks.
+        public var cachedBytes: Int
+        /// The largest `liveBytes` seen; the cache keeps `live + cached` at or below it.
+        public var peakLiveBytes: Int
+        /// Requests served from the cache, and requests that needed a new block.
+        public var hits: Int, misses: Int
+    }
+
+    private let lock = NSLock()
+    private var freeBlocks: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var statistics = Statistics(liveBytes: 0, cachedBytes: 0, peakLiveBytes: 0, hits: 0, misses: 0)
+
+    public init() {}
+
+    /// The block size a request of `bytes` is served with: `bytes` rounded up to the next
+    /// multiple of 1/8 of its octave (and of 64 bytes).
+    public static func classBytes(for bytes: Int) -> Int {
+        guard bytes >= minimumPooledBytes else { return max(bytes, 1) }
+        let octave = Int.bitWidth - 1 - bytes.leadingZeroBitCount  // 2^octave ≤ bytes
+        let step = max(1 << (octave - 3), alignment)
+        return (bytes + step - 1) / step * step
+    }
+
+    /// A block of at least `bytes` bytes, aligned to `alignment`; contents undefined.
+    public func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        let size = Self.classBytes(for: bytes)
+        guard bytes >= Self.minimumPooledBytes else {
+            return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Self.alignment)
+        }
+        lock.lock()
+        if var blocks = freeBlocks[size], let block = blocks.popLast() {
+            freeBlocks[size] = blocks.isEmpty ? nil : blocks
+            statistics.cachedBytes -= size
+            statistics.liveBytes += size
+            statistics.hits += 1
+            lock.unlock()
+            return block
+        }
+        statistics.misses += 1
+        statistics.liveBytes += size
+        statistics.peakLiveBytes = max(statistics.peakLiveBytes, statistics.liveBytes)
+        let evicted = evictLocked(toAtMost: statistics.peakLiveBytes - statistics.liveBytes)
+        lock.unlock()
+        for block in evicted { block.deallocate() }
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Self.alignment)
+    }
+
+    /// Returns a block obtained from `allocate(bytes:)` with the same `bytes`.
+    public func deallocate(_ block: UnsafeMutableRawPointer, bytes: Int) {
+        guard bytes >= Self.minimumPooledBytes else {
+            block.deallocate()
+            return
+        }
+        let size = Self.classBytes(for: bytes)
+        lock.lock()
+        freeBlocks[size, default: []].append(block)
+        statistics.liveBytes -= size
+        statistics.cachedBytes += size
+        lock.unlock()
+    }
+
+    /// Gives every cached block back to the system (e.g. after a phase that needed much more
+    /// memory than what follows).
+    public func trim() {
+        lock.lock()
+        let evicted = evictLocked(toAtMost: 0)
+        statistics.peakLiveBytes = statistics.liveBytes
+        lock.unlock()
+        for block in evicted { block.deallocate() }
+    }
+
+    /// Current byte counts.
+    public var currentStatistics: Statistics {
+        lock.lock()
+        defer { lock.unlock() }
+        return statistics
+    }
+
+    /// Removes cached blocks, largest first, until at most `limit` bytes stay cached; returns
+    /// them for deallocation outside the lock.
+    private func evictLocked(toAtMost limit: Int) -> [UnsafeMutableRawPointer] {
+        guard statistics.cachedBytes > limit else { return [] }
+        var evicted: [UnsafeMutableRawPointer] = []
+        for size in freeBlocks.keys.sorted(by: >) {
+            guard var blocks = freeBlocks[size] else { continue }
+            while statistics.cachedBytes > limit, let block = blocks.popLast() {
+                evicted.append(block)
+                statistics.cachedBytes -= size
+            }
+            freeBlocks[size] = blocks.isEmpty ? nil : blocks
+            if statistics.cachedBytes <= limit { break }
+        }
+        return evicted
+    }
+
+    /// Runs `body` with a scratch buffer of `count` floats from the pool (contents undefined),
+    /// returned to the pool afterwards. For per-task workspaces such as im2col tiles.
+    public func withScratch<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let block = allocate(bytes: bytes)
+        defer { deallocate(block, bytes: bytes) }
+        return try body(block.bindMemory(to: Float.self, capacity: max(count, 1)))
+    }
+}
