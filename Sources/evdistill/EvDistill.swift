@@ -12,7 +12,7 @@ struct EvDistill: ParsableCommand {
         2 usage error.
         """,
         version: evdistillVersion,
-        subcommands: [Inspect.self, Convert.self, Render.self, Simulate.self, Score.self, Bench.self]
+        subcommands: [Inspect.self, Convert.self, Render.self, Simulate.self, Train.self, Distill.self, Predict.self, Score.self, Export.self, Bench.self]
     )
 
     /// argument-parser exits with EX_USAGE (64) on Linux for usage errors; our contract
