@@ -255,7 +255,6 @@ public final class DistillationTrainer {
 
     /// Paired: teacher on frames, student on the same moments' events.
     func pairedTerms(_ images: Batch, _ events: Batch) -> [(String, Variable)] {
-        let t = withNoGrad { teacher(Variable(images.input)) }
         let s = student(Variable(events.input))
         var targets = events.targets
         let pixels = targets.count / max(events.indices.count, 1)
@@ -266,7 +265,10 @@ public final class DistillationTrainer {
         if targets.contains(where: { $0 != 255 }) {
             terms.append(("task", crossEntropy(s.logits, targets: targets) * config.weight("task")))
         }
-        terms += distillationTerms(student: s, teacher: t)
+        if !config.losses.isEmpty {
+            let t = withNoGrad { teacher(Variable(images.input)) }
+            terms += distillationTerms(student: s, teacher: t)
+        }
         return terms
     }
 

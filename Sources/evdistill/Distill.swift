@@ -39,7 +39,7 @@ struct Distill: ParsableCommand {
     var out: String
     @Flag(help: "Frames and events show the same moments.")
     var paired = false
-    @Option(help: "Comma-separated subset of kd,affinity,ds,dm,contrastive,mi.")
+    @Option(help: "Comma-separated subset of kd,affinity,ds,dm,contrastive,mi, or none (labels only: the from-scratch baseline).")
     var losses: String = "kd,affinity,ds"
     @Option(help: "Loss weights, e.g. kd=1,affinity=0.5.")
     var weights: String?
@@ -69,8 +69,8 @@ struct Distill: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        let names = losses.split(separator: ",").map(String.init)
-        guard !names.isEmpty, names.allSatisfy({ DistillationLoss(rawValue: $0) != nil }) else {
+        let names = losses == "none" ? [] : losses.split(separator: ",").map(String.init)
+        guard names.allSatisfy({ DistillationLoss(rawValue: $0) != nil }) else {
             throw ValidationError("--losses: choose from \(DistillationLoss.allCases.map(\.rawValue).joined(separator: ","))")
         }
         if let weights {
@@ -88,7 +88,7 @@ struct Distill: ParsableCommand {
 
     func run() throws {
         var config = DistillationConfig(teacher: teacher, images: images, events: events, val: val, paired: paired,
-                                        losses: losses.split(separator: ",").compactMap { DistillationLoss(rawValue: String($0)) },
+                                        losses: losses == "none" ? [] : losses.split(separator: ",").compactMap { DistillationLoss(rawValue: String($0)) },
                                         epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed)
         for pair in (weights ?? "").split(separator: ",") {
             let parts = pair.split(separator: "=")
