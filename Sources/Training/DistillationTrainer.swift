@@ -363,15 +363,7 @@ public final class DistillationTrainer {
             try Checkpoint.save(student, architecture: student.architecture, to: folder + "/model.safetensors")
         }
         try SegmentationTrainer.writeJSON(state, to: folder + "/state.json")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let line = String(decoding: try encoder.encode(metrics), as: UTF8.self)
-        let previous = (try? String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8)) ?? ""
-        let kept = previous.split(separator: "\n").filter { line in
-            guard let data = line.data(using: .utf8), let old = try? JSONDecoder().decode(DistillationMetrics.self, from: data) else { return false }
-            return old.epoch < metrics.epoch
-        }
-        try SegmentationTrainer.writeText((kept.map(String.init) + [line]).joined(separator: "\n") + "\n", to: folder + "/metrics.jsonl")
+        try SegmentationTrainer.recordEpoch(metrics, epoch: \.epoch, in: folder + "/metrics.jsonl")
     }
 
     static func readTensors(_ path: String) throws -> [String: Tensor] {

@@ -245,16 +245,21 @@ public final class SegmentationTrainer {
             try Checkpoint.save(model, architecture: architecture, to: folder + "/model.safetensors")
         }
         try Self.writeJSON(state, to: folder + "/state.json")
+        try Self.recordEpoch(metrics, epoch: \.epoch, in: folder + "/metrics.jsonl")
+    }
+
+    /// Appends one JSON line per epoch to a metrics log, first dropping lines of epochs being
+    /// redone (a resume repeats the epoch that was interrupted).
+    static func recordEpoch<M: Codable>(_ metrics: M, epoch: KeyPath<M, Int>, in path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let line = String(decoding: try encoder.encode(metrics), as: UTF8.self)
-        let previous = (try? String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8)) ?? ""
-        // Drop lines of epochs being redone after a resume, then append.
+        let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         let kept = previous.split(separator: "\n").filter { line in
-            guard let data = line.data(using: .utf8), let old = try? JSONDecoder().decode(EpochMetrics.self, from: data) else { return false }
-            return old.epoch < metrics.epoch
+            guard let old = try? JSONDecoder().decode(M.self, from: Data(line.utf8)) else { return false }
+            return old[keyPath: epoch] < metrics[keyPath: epoch]
         }
-        try Self.writeText((kept.map(String.init) + [line]).joined(separator: "\n") + "\n", to: folder + "/metrics.jsonl")
+        try writeText((kept.map(String.init) + [line]).joined(separator: "\n") + "\n", to: path)
     }
 
     // MARK: Files (temporary name, then rename)
