@@ -4,6 +4,7 @@ import EventRepresentations
 import Foundation
 import HDF5
 import ParallelLoops
+import Simulation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +16,7 @@ struct Bench: ParsableCommand {
 
 /// Synthetic events like the anchors': uniform x, y, polarity; t evenly spread over `spanUs`.
 func syntheticEvents(count: Int, width: Int, height: Int, spanMicroseconds: Int64, seed: UInt64) -> EventPacket {
-    var rng = SplitMix64(seed: seed)
+    var rng = SeededRandom(seed: seed)
     var packet = EventPacket(zeroed: count)
     for k in 0..<count {
         let r = rng.next()
@@ -25,19 +26,6 @@ func syntheticEvents(count: Int, width: Int, height: Int, spanMicroseconds: Int6
         packet.t[k] = Int64(k) * spanMicroseconds / Int64(max(count, 1))
     }
     return packet
-}
-
-/// A small seeded generator (SplitMix64), so benchmarks see the same events every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Median wall time of `repeat` runs after one warm-up.
