@@ -2,7 +2,7 @@
 # The distillation experiments of the README (issue 7): test mIoU, mean ± std over seeds.
 #
 #   bash Tools/experiments.sh                       # EventData/benchmark, seeds 1 2 3
-#   DATA=/path/to/benchmark SEEDS="1 2 3" EPOCHS=12 bash Tools/experiments.sh
+#   DATA=/path/to/benchmark SEEDS="1 2 3" EPOCHS=8 bash Tools/experiments.sh
 #   EVDISTILL_BIN=path/to/evdistill skips the build.
 #
 # DATA must hold train/val/test.h5 and unpaired_images/unpaired_events.h5 (evdistill simulate --scenes).
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 DATA=${DATA:-EventData/benchmark}
 SEEDS=${SEEDS:-1 2 3}
-EPOCHS=${EPOCHS:-10}
+EPOCHS=${EPOCHS:-8}
 OUT=${OUT:-.build/experiments/$(basename "$DATA")}
 bash Tools/install-deps.sh
 bin=${EVDISTILL_BIN:-}
