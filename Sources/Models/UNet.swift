@@ -53,7 +53,10 @@ public struct Architecture: Codable, Equatable, Sendable {
 ///
 /// Parameters (PyTorch names): `conv1.weight` [out, in, 3, 3], `bn1.{weight, bias}` [out] and its
 /// buffers `bn1.{running_mean, running_var, num_batches_tracked}`, then the same for `conv2` /
-/// `bn2` with `out` input channels. Each BN + ReLU runs as one fused op (`batchNorm2d(relu:)`).
+/// `bn2` with `out` input channels. Each BN + ReLU runs as one fused op (`batchNorm2d(relu:)`);
+/// in evaluation mode without gradients (inference) each BN is folded into its convolution
+/// instead — W′ = W·γ/√(σ² + eps) per output channel, bias β − μ·γ/√(σ² + eps) — and the ReLU
+/// applied as the convolution writes its output, which saves a pass over every activation.
 public final class ConvBlock: Module {
     public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
     public var isTraining = true
@@ -72,7 +75,29 @@ public final class ConvBlock: Module {
 
     /// [N, in, H, W] → [N, out, H, W].
     public func callAsFunction(_ x: Variable) -> Variable {
-        bn2(conv2(bn1(conv1(x), relu: true)), relu: true)
+        if !isTraining && !GradMode.isEnabled {
+            return Self.folded(conv2, bn2, Self.folded(conv1, bn1, x))
+        }
+        return bn2(conv2(bn1(conv1(x), relu: true)), relu: true)
+    }
+
+    /// relu(bn(conv(x))) for inference, with the batch norm's running statistics folded into the
+    /// convolution's weight and bias.
+    static func folded(_ conv: Conv2d, _ bn: BatchNorm2d, _ x: Variable) -> Variable {
+        enginePrecondition(conv.bias == nil, "ConvBlock: folding expects bias-free convolutions")
+        let channels = conv.weight.shape[0], perChannel = conv.weight.value.count / max(channels, 1)
+        let (gamma, beta) = (bn.weight.value.scalars, bn.bias.value.scalars)
+        let (mean, variance) = (bn.runningMean.value.scalars, bn.runningVar.value.scalars)
+        let scale = (0..<channels).map { gamma[$0] * Float(1 / (Double(variance[$0]) + Double(bn.eps)).squareRoot()) }
+        var weight = conv.weight.value
+        weight.withUnsafeMutableBufferPointer { w in
+            for o in 0..<channels {
+                for i in (o * perChannel)..<((o + 1) * perChannel) { w[i] *= scale[o] }
+            }
+        }
+        let bias = Tensor(shape: [channels], scalars: (0..<channels).map { beta[$0] - mean[$0] * scale[$0] })
+        return conv2d(x, weight: Variable(weight), bias: Variable(bias), stride: conv.stride, padding: conv.padding,
+                      dilation: conv.dilation, relu: true)
     }
 }
 

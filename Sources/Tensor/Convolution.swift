@@ -1,52 +1,65 @@
 import ParallelLoops
 
 /// The three products of a 2-D convolution layer (groups = 1) over a batch of NCHW images, as
-/// im2col + sgemm on bands of output rows.
+/// im2col + sgemm on tiles of output rows × input channels.
 ///
-/// Why bands: the column matrix of a whole image is `C·kH·kW` times larger than the image
-/// (9× for 3×3), e.g. 28 MB for one 48-channel 128×128 image, so building it whole streams it
-/// through main memory twice. A band of output rows whose columns fit in the core's L2 cache
-/// (`bandColumnFloats`) is unfolded and consumed by sgemm while still in cache, and nothing
-/// of it is kept: backward unfolds again. Bands of all images are independent tasks spread
-/// over the cores, each calling single-threaded OpenBLAS (`BLAS.withThreadCount(1)`), which
-/// for these short, wide products beats one multi-threaded call per image.
+/// Why tiles: the column matrix of a whole image is `kH·kW` times larger than the image (9× for
+/// 3×3), e.g. 28 MB for one 48-channel 128×128 image, so building it whole streams it through
+/// main memory twice. Instead each task takes a band of output rows (at least
+/// `minimumBandColumns` output pixels, so each sgemm call is long enough to amortise its
+/// overheads) and walks the input channels in groups small enough that the group's columns fit
+/// in L2 (`tileColumnFloats`): unfold a group, multiply it by the matching slice of the weights
+/// and add into the band's output (sgemm beta = 1 after the first group), while the columns
+/// are still in cache. Nothing of them is kept: backward unfolds again. Tasks (image × band) are
+/// spread over the cores, each calling single-threaded OpenBLAS (`BLAS.withThreadCount(1)`),
+/// which for these short, wide products beats one multi-threaded call per image.
 ///
 /// Every task writes its own output block, and sums over images are formed per task and added
 /// in task order, so results do not depend on the number of cores.
 public enum Convolution {
-    /// Target size of one band's column matrix, in floats (256 KB: half of a Zen 3 core's L2,
+    /// Target size of one tile's column matrix, in floats (256 KB: half of a Zen 3 core's L2,
     /// leaving room for OpenBLAS's packed copies).
-    public static let bandColumnFloats = 1 << 16
-    /// Fewest output columns per band (unless the image has fewer): each sgemm call packs the
-    /// weights again and reads and writes its [O, band] output block, which for the wide layers
-    /// (K = 1,728) would cost more than the product itself on bands of one 32-pixel row.
+    public static let tileColumnFloats = 1 << 16
+    /// Fewest output pixels per band (unless the image has fewer): each sgemm call packs its
+    /// weights and reads and writes its output block, which on bands of one 32-pixel row would
+    /// cost more than the product.
     public static let minimumBandColumns = 512
 
-    /// The output-row bands of one image for a column matrix of `columnRows` rows: as many rows
-    /// as fit `bandColumnFloats`, but at least `minimumBandColumns` columns.
-    public static func bands(_ g: ConvGeometry, columnRows: Int) -> [Range<Int>] {
+    /// The output-row bands of one image: whole rows, at least `minimumBandColumns` pixels.
+    public static func bands(_ g: ConvGeometry) -> [Range<Int>] {
         let width = max(g.outputWidth, 1)
-        let byCache = bandColumnFloats / max(columnRows * width, 1)
-        let byOverhead = (minimumBandColumns + width - 1) / width
-        let rowsPerBand = min(max(byCache, byOverhead, 1), max(g.outputHeight, 1))
+        let rowsPerBand = min(max((minimumBandColumns + width - 1) / width, 1), max(g.outputHeight, 1))
         return stride(from: 0, to: g.outputHeight, by: rowsPerBand).map { $0..<min($0 + rowsPerBand, g.outputHeight) }
+    }
+
+    /// The fewest input-channel groups whose columns for a band of `bandColumns` pixels fit
+    /// `tileColumnFloats` (at least one channel each), of near-equal sizes (16 channels where 14
+    /// fit make 8 + 8, not 14 + 2: a 2-channel product is mostly overhead).
+    public static func channelGroups(_ g: ConvGeometry, bandColumns: Int) -> [Range<Int>] {
+        let perChannel = max(g.kernelHeight * g.kernelWidth * bandColumns, 1)
+        let fit = max(tileColumnFloats / perChannel, 1)
+        let count = max((g.channels + fit - 1) / fit, 1)
+        return (0..<count).map { (g.channels * $0 / count)..<(g.channels * ($0 + 1) / count) }
     }
 
     /// `output_n [O, P] = W [O, K] · im2col(input_n) [K, P] (+ bias)` for each image n, where
     /// K = C·kH·kW and P = outH·outW. With `accumulate` the product is added to `output`
-    /// (sgemm beta = 1), else it overwrites it.
+    /// (sgemm beta = 1), else it overwrites it. With `relu`, each band's result (after the bias)
+    /// goes through max(·, 0) while still in cache.
     ///
     /// Shapes: `input` [N, C, H, W], `weights` [O, K] (an [O, C, kH, kW] weight as is),
     /// `bias` [O] or nil, `output` [N, O, outH, outW].
     public static func forward(
         input: UnsafePointer<Float>, batch n: Int, geometry g: ConvGeometry,
         weights: UnsafePointer<Float>, outputChannels o: Int, bias: UnsafePointer<Float>?,
-        output: UnsafeMutablePointer<Float>, accumulate: Bool
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool = false
     ) {
-        let k = g.columnRows, p = g.columnCount, outW = g.outputWidth
-        let imageSize = g.channels * g.height * g.width
-        let bands = Self.bands(g, columnRows: k)
-        guard n > 0, o > 0, !bands.isEmpty else { return }
+        let k = g.columnRows, p = g.columnCount, outW = g.outputWidth, taps = g.kernelHeight * g.kernelWidth
+        let plane = g.height * g.width, imageSize = g.channels * plane
+        let bands = Self.bands(g)
+        guard n > 0, o > 0, let widest = bands.first else { return }
+        let groups = channelGroups(g, bandColumns: widest.count * outW)
+        let scratch = g.isPointwise ? 0 : (groups.map(\.count).max() ?? 0) * taps * widest.count * outW
         BLAS.withThreadCount(1) {
             parallelFor(n * bands.count) { task in
                 let image = task / bands.count, rows = bands[task % bands.count]
@@ -58,40 +71,52 @@ public enum Convolution {
                                a: weights, lda: k, b: source + rows.lowerBound * outW, ldb: p,
                                beta: accumulate ? 1 : 0, c: destination, ldc: p)
                 } else {
-                    BufferPool.shared.withScratch(count: k * bandP) { columns in
-                        im2col(image: source, geometry: g, channelRange: 0..<g.channels, outputRows: rows, columns: columns)
-                        BLAS.sgemm(transposeA: false, transposeB: false, m: o, n: bandP, k: k,
-                                   a: weights, lda: k, b: columns, ldb: bandP,
-                                   beta: accumulate ? 1 : 0, c: destination, ldc: p)
+                    BufferPool.shared.withScratch(count: scratch) { columns in
+                        for group in groups {
+                            im2col(image: source + group.lowerBound * plane, geometry: g, channelRange: 0..<group.count,
+                                   outputRows: rows, columns: columns)
+                            BLAS.sgemm(transposeA: false, transposeB: false, m: o, n: bandP, k: group.count * taps,
+                                       a: weights + group.lowerBound * taps, lda: k, b: columns, ldb: bandP,
+                                       beta: accumulate || group.lowerBound > 0 ? 1 : 0, c: destination, ldc: p)
+                        }
                     }
                 }
-                if let bias {
+                if bias != nil || relu {
                     for channel in 0..<o {
-                        let b = bias[channel], row = destination + channel * p
-                        for i in 0..<bandP { row[i] += b }
+                        let b = bias?[channel] ?? 0, row = destination + channel * p
+                        if relu {
+                            for i in 0..<bandP {
+                                let v = row[i] + b
+                                row[i] = v > 0 ? v : 0
+                            }
+                        } else {
+                            for i in 0..<bandP { row[i] += b }
+                        }
                     }
                 }
             }
         }
     }
 
-    /// `∂W [O, K] (+)= Σ_n ∂out_n [O, P] · im2col(input_n)ᵀ [P, K]`, unfolding the input again band
-    /// by band. Each task (a fixed share of the images' bands) sums into its own [O, K] partial;
+    /// `∂W [O, K] (+)= Σ_n ∂out_n [O, P] · im2col(input_n)ᵀ [P, K]`, unfolding the input again tile
+    /// by tile. Each task (a fixed share of one image's bands) sums into its own [O, K] partial;
     /// the partials are added in task order.
     public static func weightGradient(
         input: UnsafePointer<Float>, batch n: Int, geometry g: ConvGeometry,
         gradOutput: UnsafePointer<Float>, outputChannels o: Int,
         weightGradient: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        let k = g.columnRows, p = g.columnCount, outW = g.outputWidth
-        let imageSize = g.channels * g.height * g.width
-        let bands = Self.bands(g, columnRows: k)
+        let k = g.columnRows, p = g.columnCount, outW = g.outputWidth, taps = g.kernelHeight * g.kernelWidth
+        let plane = g.height * g.width, imageSize = g.channels * plane
+        let bands = Self.bands(g)
         let weightCount = o * k
         guard weightCount > 0 else { return }
-        guard n > 0, !bands.isEmpty else {
+        guard n > 0, let widest = bands.first else {
             if !accumulate { weightGradient.update(repeating: 0, count: weightCount) }
             return
         }
+        let groups = channelGroups(g, bandColumns: widest.count * outW)
+        let scratch = g.isPointwise ? 0 : (groups.map(\.count).max() ?? 0) * taps * widest.count * outW
         // At least 4 tasks whatever the batch, so small batches still use every core; the split
         // depends only on the shapes.
         let groupsPerImage = min(bands.count, max(1, (4 + n - 1) / n))
@@ -99,26 +124,30 @@ public enum Convolution {
         BufferPool.shared.withScratch(count: tasks * weightCount) { partials in
             BLAS.withThreadCount(1) {
                 parallelFor(tasks) { task in
-                    let image = task / groupsPerImage, group = task % groupsPerImage
+                    let image = task / groupsPerImage, share = task % groupsPerImage
                     let partial = partials + task * weightCount
-                    let firstBand = bands.count * group / groupsPerImage
-                    let endBand = bands.count * (group + 1) / groupsPerImage
+                    let firstBand = bands.count * share / groupsPerImage
+                    let endBand = bands.count * (share + 1) / groupsPerImage
                     let source = input + image * imageSize
-                    BufferPool.shared.withScratch(count: g.isPointwise ? 0 : k * (bands.first?.count ?? 0) * outW) { columns in
+                    BufferPool.shared.withScratch(count: scratch) { columns in
                         for b in firstBand..<endBand {
                             let rows = bands[b], bandP = rows.count * outW
                             let gradient = gradOutput + image * o * p + rows.lowerBound * outW
-                            let (matrix, ld): (UnsafePointer<Float>, Int)
                             if g.isPointwise {
-                                (matrix, ld) = (source + rows.lowerBound * outW, p)
-                            } else {
-                                im2col(image: source, geometry: g, channelRange: 0..<g.channels, outputRows: rows, columns: columns)
-                                (matrix, ld) = (UnsafePointer(columns), bandP)
+                                // partial [O, C] (+)= ∂out band [O, bandP] · x bandᵀ [bandP, C]
+                                BLAS.sgemm(transposeA: false, transposeB: true, m: o, n: k, k: bandP,
+                                           a: gradient, lda: p, b: source + rows.lowerBound * outW, ldb: p,
+                                           beta: b == firstBand ? 0 : 1, c: partial, ldc: k)
+                                continue
                             }
-                            // partial [O, K] (+)= ∂out band [O, bandP] · columnsᵀ [bandP, K]
-                            BLAS.sgemm(transposeA: false, transposeB: true, m: o, n: k, k: bandP,
-                                       a: gradient, lda: p, b: matrix, ldb: ld,
-                                       beta: b == firstBand ? 0 : 1, c: partial, ldc: k)
+                            for group in groups {
+                                im2col(image: source + group.lowerBound * plane, geometry: g, channelRange: 0..<group.count,
+                                       outputRows: rows, columns: columns)
+                                // partial[:, group's columns] (+)= ∂out band [O, bandP] · columnsᵀ [bandP, group·k²]
+                                BLAS.sgemm(transposeA: false, transposeB: true, m: o, n: group.count * taps, k: bandP,
+                                           a: gradient, lda: p, b: columns, ldb: bandP,
+                                           beta: b == firstBand ? 0 : 1, c: partial + group.lowerBound * taps, ldc: k)
+                            }
                         }
                     }
                 }
@@ -143,7 +172,7 @@ public enum Convolution {
     ) {
         let k = g.columnRows, p = g.columnCount, outW = g.outputWidth
         let imageSize = g.channels * g.height * g.width
-        let bands = Self.bands(g, columnRows: k)
+        let bands = Self.bands(g)
         guard let widest = bands.first else { return }
         BLAS.withThreadCount(1) {
             parallelFor(n) { image in

@@ -28,17 +28,18 @@ extension Tensor {
         var outShape = first.shape
         outShape[a] = parts.reduce(0) { $0 + $1.shape[a] }
         let (outer, total, inner) = (first.blockSizes(around: a).outer, outShape[a], first.blockSizes(around: a).inner)
+        let starts = parts.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.shape[a]) }
         return Tensor(shape: outShape) { out in
-            var start = 0
-            for part in parts {
-                let block = part.shape[a] * inner
-                part.withUnsafeBufferPointer { src in
-                    guard let src = src.baseAddress, let dst = out.baseAddress else { return }
-                    for o in 0..<outer {
-                        (dst + o * total * inner + start * inner).update(from: src + o * block, count: block)
+            guard let dst = out.baseAddress else { return }
+            // One task per outer index (per image for NCHW channel concat): disjoint output blocks.
+            forEachOuter(outer, elements: out.count) { o in
+                for (p, part) in parts.enumerated() {
+                    let block = part.shape[a] * inner
+                    part.withUnsafeBufferPointer { src in
+                        guard let src = src.baseAddress else { return }
+                        (dst + o * total * inner + starts[p] * inner).update(from: src + o * block, count: block)
                     }
                 }
-                start += part.shape[a]
             }
         }
     }
@@ -55,11 +56,20 @@ extension Tensor {
         return Tensor(shape: outShape) { out in
             self.withUnsafeBufferPointer { src in
                 guard block > 0, let src = src.baseAddress, let dst = out.baseAddress else { return }
-                for o in 0..<outer {
+                forEachOuter(outer, elements: out.count) { o in
                     (dst + o * block).update(from: src + (o * extent + range.lowerBound) * inner, count: block)
                 }
             }
         }
+    }
+}
+
+/// Runs `body(o)` for o in 0..<outer, in parallel when the copy is large (`elements` in all).
+private func forEachOuter(_ outer: Int, elements: Int, _ body: (Int) -> Void) {
+    if outer > 1 && elements >= 2 * parallelElementThreshold {
+        parallelFor(outer, body)
+    } else {
+        for o in 0..<outer { body(o) }
     }
 }
 

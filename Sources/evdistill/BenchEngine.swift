@@ -29,7 +29,7 @@ extension Bench {
             let sgemm = sgemmGigaflops(size: 1024, repeat: max(`repeat`, 5))
             var g = SeededGenerator(seed: 1)
             var layers = JSONObject()
-            var totalFlop = 0.0, totalSeconds = 0.0
+            var totalFlop = 0.0, totalSeconds = 0.0, totalCPUSeconds = 0.0
             for layer in shape.convolutionLayers() {
                 let n = shape.batch
                 let x = Variable(Tensor.randomNormal([n, layer.inputChannels, layer.size, layer.size], using: &g),
@@ -37,20 +37,22 @@ extension Bench {
                 let w = Variable(Initializer.kaimingNormal([layer.outputChannels, layer.inputChannels, 3, 3], using: &g),
                                  requiresGrad: true)
                 let gradient = Tensor.randomNormal([n, layer.outputChannels, layer.size, layer.size], using: &g)
-                var forward: [Double] = [], backward: [Double] = []
+                var forward: [Double] = [], backward: [Double] = [], cpu: [Double] = []
                 for run in 0...max(`repeat`, 1) {
                     x.zeroGrad()
                     w.zeroGrad()
                     var y: Variable?
+                    let cpuStart = processCPUSeconds()
                     let f = seconds { y = conv2d(x, weight: w, padding: 1) }
                     let b = seconds { y?.backward(gradient) }
-                    if run > 0 { forward.append(f); backward.append(b) }
+                    if run > 0 { forward.append(f); backward.append(b); cpu.append(processCPUSeconds() - cpuStart) }
                 }
                 let product = 2.0 * Double(n * layer.outputChannels * layer.inputChannels * 9 * layer.size * layer.size)
                 let flop = product * (layer.isFirst ? 2 : 3)
                 let (f, b) = (median(forward), median(backward))
                 totalFlop += flop
                 totalSeconds += f + b
+                totalCPUSeconds += median(cpu)
                 var entry = JSONObject()
                 entry.add("in_channels", layer.inputChannels)
                 entry.add("out_channels", layer.outputChannels)
@@ -61,6 +63,7 @@ extension Bench {
                 entry.add("forward_gflops", product / f / 1e9)
                 entry.add("backward_gflops", (flop - product) / b / 1e9)
                 entry.add("gflops", flop / (f + b) / 1e9)
+                entry.add("cpu_ms", median(cpu) * 1e3)
                 layers.add(layer.name, object: entry)
                 if !json {
                     print(String(format: "%@ %3d→%3d @%3d: forward %6.1f ms (%5.1f GFLOP/s), backward %6.1f ms (%5.1f GFLOP/s)",
@@ -81,12 +84,15 @@ extension Bench {
                 object.add("gflops", rate)
                 object.add("sgemm_gflops", sgemm)
                 object.add("fraction_of_sgemm", rate / sgemm)
+                object.add("cpu_ms", totalCPUSeconds * 1e3)
+                object.add("cores_used", totalCPUSeconds / totalSeconds)
                 object.add("threads", availableCores)
                 object.add("layers", object: layers)
                 print(object.rendered)
             } else {
-                print(String(format: "all 3×3 convs: %.1f GFLOP in %.1f ms = %.1f GFLOP/s, %.0f %% of sgemm 1024³ (%.1f GFLOP/s, %d threads)",
-                             totalFlop / 1e9, totalSeconds * 1e3, rate, 100 * rate / sgemm, sgemm, availableCores))
+                print(String(format: "all 3×3 convs: %.1f GFLOP in %.1f ms = %.1f GFLOP/s, %.0f %% of sgemm 1024³ (%.1f GFLOP/s, %d threads); %.1f cores busy",
+                             totalFlop / 1e9, totalSeconds * 1e3, rate, 100 * rate / sgemm, sgemm, availableCores,
+                             totalCPUSeconds / totalSeconds))
             }
         }
     }
@@ -129,9 +135,10 @@ extension Bench {
             }
             model.train()
             var phases: [(forward: Double, backward: Double, optimizer: Double)] = []
-            var faults = 0
+            var faults = 0, misses = 0, cpu: [Double] = []
             for step in 0..<(max(warmup, 0) + max(steps, 1)) {
-                let faultsBefore = minorPageFaults()
+                let faultsBefore = minorPageFaults(), missesBefore = BufferPool.shared.currentStatistics.misses
+                let cpuBefore = processCPUSeconds()
                 model.zeroGrad()
                 var loss: Variable?
                 let f = seconds { loss = crossEntropy(model(x).logits, targets: labels) }
@@ -140,7 +147,9 @@ extension Bench {
                 loss = nil
                 if step >= warmup {
                     phases.append((f, b, o))
+                    cpu.append(processCPUSeconds() - cpuBefore)
                     faults += minorPageFaults() - faultsBefore
+                    misses += BufferPool.shared.currentStatistics.misses - missesBefore
                 }
             }
             let total = median(phases.map { $0.forward + $0.backward + $0.optimizer })
@@ -164,8 +173,11 @@ extension Bench {
                 object.add("optimizer_ms", median(phases.map(\.optimizer)) * 1e3)
                 object.add("forward_gflop", flop)
                 object.add("forward_gflops", flop / forwardMs * 1e3)
+                object.add("cpu_ms_per_step", median(cpu) * 1e3)
+                object.add("cores_used", median(cpu) / total)
                 object.add("peak_rss_mb", peakResidentMegabytes())
                 object.add("page_faults_per_step", Double(faults) / Double(phases.count))
+                object.add("pool_misses_per_step", Double(misses) / Double(phases.count))
                 object.add("pool_cached_mb", Double(pool.cachedBytes) / 1e6)
                 object.add("pool_peak_live_mb", Double(pool.peakLiveBytes) / 1e6)
                 object.add("steps", phases.count)
@@ -178,8 +190,9 @@ extension Bench {
                 print(String(format: "  train step: %.1f ms = forward %.1f + backward %.1f + Adam %.1f (medians of %d)", total * 1e3,
                              median(phases.map(\.forward)) * 1e3, median(phases.map(\.backward)) * 1e3,
                              median(phases.map(\.optimizer)) * 1e3, phases.count))
-                print(String(format: "  peak RSS %.0f MB, %.0f page faults per step, %d threads", peakResidentMegabytes() ?? .nan,
-                             Double(faults) / Double(phases.count), availableCores))
+                print(String(format: "  peak RSS %.0f MB, %.0f page faults and %.0f new pool blocks per step, %d threads",
+                             peakResidentMegabytes() ?? .nan, Double(faults) / Double(phases.count),
+                             Double(misses) / Double(phases.count), availableCores))
             }
         }
     }
@@ -259,6 +272,14 @@ func peakResidentMegabytes() -> Double? {
           let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
     else { return nil }
     return kilobytes * 1024 / 1e6
+}
+
+/// CPU time of this process (all threads) so far, in seconds: with wall time it shows how many
+/// cores a phase kept busy, which exposes a machine shared with other work.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 /// Minor page faults of this process so far.

@@ -24,22 +24,37 @@ final class FastPathTests: XCTestCase {
         }
     }
 
-    /// Shapes large enough that each image splits into several bands of output rows (and the
-    /// weight gradient into several tasks per image), for stride 1 (∂x by the flipped-kernel
-    /// convolution) and stride 2 (∂x by col2im, bands accumulating into shared input rows).
+    /// Shapes large enough that each image splits into several bands of output rows and, with
+    /// stride 1, several channel groups (and the weight gradient into several tasks per image),
+    /// for stride 1 (∂x by the flipped-kernel convolution) and stride 2 (∂x by col2im, bands
+    /// accumulating into shared input rows).
     func testConv2dMultiBandShapesMatchDirectLoops() throws {
         var data = TestData(seed: 31)
         for (stride, padding, dilation) in [(1, 1, 1), (2, 1, 1), (1, 2, 2)] {
             let (n, c, o, h, w) = (1, 16, 5, 64, 40)
             let geometry = try ConvGeometry(channels: c, height: h, width: w, kernelHeight: 3, kernelWidth: 3,
                                             stride: stride, padding: padding, dilation: dilation)
-            XCTAssertGreaterThan(Convolution.bands(geometry, columnRows: c * 9).count, 1, "the shape must split into bands")
+            let bands = Convolution.bands(geometry)
+            XCTAssertGreaterThan(bands.count, 1, "the shape must split into bands")
+            if stride == 1 {
+                XCTAssertGreaterThan(Convolution.channelGroups(geometry, bandColumns: bands[0].count * geometry.outputWidth).count, 1,
+                                     "the channels must split into groups")
+            }
             checkGradients("conv2d multi-band s\(stride) p\(padding) d\(dilation)",
                            [data.normal([n, c, h, w]), data.normal([o, c, 3, 3], scale: 0.3), data.normal([o])],
                            maxCheckedPerInput: 6, seed: UInt64(stride),
                            engine: { v in conv2d(v[0], weight: v[1], bias: v[2], stride: stride, padding: padding, dilation: dilation) },
                            reference: { v in Reference.conv2d(v[0], v[1], v[2], stride: stride, padding: padding, dilation: dilation) })
         }
+    }
+
+    /// `conv2d(..., relu: true)` is `relu(conv2d(...))`, forward and gradients.
+    func testConv2dWithReLUMatchesReference() {
+        var data = TestData(seed: 12)
+        checkGradients("conv2d+relu", [data.normal([2, 3, 9, 7]), data.normal([4, 3, 3, 3], scale: 0.4), data.normal([4], scale: 0.3)],
+                       maxCheckedPerInput: 12,
+                       engine: { v in conv2d(v[0], weight: v[1], bias: v[2], padding: 1, relu: true) },
+                       reference: { v in Reference.conv2d(v[0], v[1], v[2], stride: 1, padding: 1, dilation: 1).map { max($0, 0) } })
     }
 
     /// `batchNorm2d(..., relu: true)` is `relu(batchNorm2d(...))` in one pass: forward and all

@@ -46,6 +46,19 @@ final class UNetTests: XCTestCase {
         XCTAssertEqual(model.head.bias?.value.scalars, [Float](repeating: 0, count: 6))
     }
 
+    /// Inference (evaluation mode, no gradients) folds each BN into its convolution; it must give
+    /// what evaluation mode with gradients (separate conv, BN, ReLU) gives.
+    func testInferenceWithFoldedBatchNormMatchesEvaluationMode() {
+        let (model, x) = trainedSmallUNet()
+        model.eval()
+        let folded = withNoGrad { model(Variable(x)) }
+        let separate = model(Variable(x))
+        // Float32 rounding of W·s instead of (W·x)·s, through 15 layers.
+        assertMatchesReference(folded.logits.value, separate.logits.value, tolerance: 1e-5, "logits")
+        assertMatchesReference(folded.decoder.value, separate.decoder.value, tolerance: 1e-5, "decoder")
+        assertMatchesReference(folded.bottleneck.value, separate.bottleneck.value, tolerance: 1e-5, "bottleneck")
+    }
+
     /// A small U-Net memorises one batch: Adam drives the cross-entropy below a tenth of its
     /// starting value (it starts near ln 3 ≈ 1.1).
     func testSmallUNetOverfitsOneBatch() {

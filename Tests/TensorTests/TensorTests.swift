@@ -114,9 +114,12 @@ final class TensorTests: XCTestCase {
     }
 
     /// im2col against direct indexing, and col2im as its exact adjoint: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩.
+    /// The stride-1 "same width" cases (rows 1, 5–7) take the one-copy-per-tap path, including
+    /// column offsets as wide as the image.
     func testIm2ColAndCol2ImAreAdjoint() throws {
         var g = SeededGenerator(seed: 21)
-        for (c, h, w, kh, kw, s, p, d) in [(2, 5, 6, 3, 3, 1, 1, 1), (3, 7, 5, 3, 2, 2, 2, 2), (1, 4, 4, 1, 1, 1, 0, 1), (2, 6, 9, 5, 3, 3, 0, 1)] {
+        for (c, h, w, kh, kw, s, p, d) in [(2, 5, 6, 3, 3, 1, 1, 1), (3, 7, 5, 3, 2, 2, 2, 2), (1, 4, 4, 1, 1, 1, 0, 1), (2, 6, 9, 5, 3, 3, 0, 1),
+                                           (3, 8, 7, 3, 3, 1, 2, 2), (2, 6, 3, 5, 5, 1, 2, 1), (1, 4, 2, 3, 3, 1, 1, 1)] {
             let geometry = try ConvGeometry(channels: c, height: h, width: w, kernelHeight: kh, kernelWidth: kw,
                                             stride: s, padding: p, dilation: d)
             let x = Tensor.randomNormal([c, h, w], using: &g)
@@ -142,6 +145,96 @@ final class TensorTests: XCTestCase {
             let lhs = zip(columns, y.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let rhs = zip(x.scalars, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)))
+
+            // A band of output rows gives the band's columns of the full matrix, row by row.
+            let (outH, outW) = (geometry.outputHeight, geometry.outputWidth)
+            for band in [0..<1, (outH / 2)..<outH, 1..<max(1, outH - 1)] where !band.isEmpty {
+                var banded = [Float](repeating: .nan, count: geometry.columnRows * band.count * outW)
+                x.withUnsafeBufferPointer { px in
+                    banded.withUnsafeMutableBufferPointer { pb in
+                        im2col(image: px.baseAddress!, geometry: geometry, channelRange: 0..<c, outputRows: band, columns: pb.baseAddress!)
+                    }
+                }
+                for row in 0..<geometry.columnRows {
+                    XCTAssertEqual(Array(banded[(row * band.count * outW)..<((row + 1) * band.count * outW)]),
+                                   Array(columns[(row * outH * outW + band.lowerBound * outW)..<(row * outH * outW + band.upperBound * outW)]),
+                                   "band \(band) row \(row) of geometry \((c, h, w, kh, kw, s, p, d))")
+                }
+            }
+        }
+    }
+
+    func testBufferPoolReusesBlocksAndHoldsLittleMoreThanThePeakDemand() {
+        let pool = BufferPool()
+        XCTAssertEqual(BufferPool.classBytes(for: 100), 100, "small requests are not rounded")
+        XCTAssertEqual(BufferPool.classBytes(for: 1 << 20), 1 << 20)
+        XCTAssertEqual(BufferPool.classBytes(for: (1 << 20) + 1), (1 << 20) + (1 << 17), "eighths of an octave")
+        for bytes in [70_000, 1 << 20, 3_000_001, 50_000_000] {
+            XCTAssertGreaterThanOrEqual(BufferPool.classBytes(for: bytes), bytes)
+            XCTAssertLessThanOrEqual(Double(BufferPool.classBytes(for: bytes)), Double(bytes) * 1.125 + 64)
+            XCTAssertEqual(BufferPool.classBytes(for: bytes) % 64, 0)
+        }
+
+        let a = pool.allocate(bytes: 1 << 20), b = pool.allocate(bytes: 3 << 20)
+        XCTAssertEqual(Int(bitPattern: a) % BufferPool.alignment, 0)
+        pool.deallocate(a, bytes: 1 << 20)
+        let again = pool.allocate(bytes: (1 << 20) - 100)  // same size class: the cached block
+        XCTAssertEqual(again, a)
+        var stats = pool.currentStatistics
+        XCTAssertEqual(stats.hits, 1)
+        XCTAssertEqual(stats.liveBytes, (1 << 20) + (3 << 20))
+        pool.deallocate(again, bytes: (1 << 20) - 100)
+        pool.deallocate(b, bytes: 3 << 20)
+        stats = pool.currentStatistics
+        XCTAssertEqual(stats.cachedBytes, 4 << 20)
+        XCTAssertEqual(stats.peakLiveBytes, 4 << 20)
+
+        // No 2 MB block cached: the request takes the 3 MB one (at most twice its size).
+        let c = pool.allocate(bytes: 2 << 20)
+        XCTAssertEqual(c, b)
+        XCTAssertEqual(pool.currentStatistics.hits, 2)
+        // A new peak of live bytes (8 MB) leaves room for an eighth of it in the cache.
+        let d = pool.allocate(bytes: 5 << 20)
+        stats = pool.currentStatistics
+        XCTAssertEqual(stats.cachedBytes, 1 << 20, "the 1 MB block fits in the slack")
+        XCTAssertEqual(stats.peakLiveBytes, 8 << 20)
+        pool.deallocate(c, bytes: 2 << 20)
+        pool.deallocate(d, bytes: 5 << 20)
+        XCTAssertEqual(pool.currentStatistics.cachedBytes, 9 << 20, "c went back as its 3 MB block")
+        // A miss that no cached block fits may not push live + cached above the peak plus an
+        // eighth (9 MB): the largest cached blocks give way.
+        let e = pool.allocate(bytes: 1_310_720)  // 1.25 MB: the 3 MB block is more than twice that
+        stats = pool.currentStatistics
+        XCTAssertLessThanOrEqual(stats.liveBytes + stats.cachedBytes, stats.peakLiveBytes + stats.peakLiveBytes / 8)
+        XCTAssertEqual(stats.cachedBytes, 4 << 20, "the 5 MB block went back to the system")
+        pool.deallocate(e, bytes: 1_310_720)
+        pool.trim()
+        XCTAssertEqual(pool.currentStatistics.cachedBytes, 0)
+
+        let small = pool.allocate(bytes: 64)
+        pool.deallocate(small, bytes: 64)
+        XCTAssertEqual(pool.currentStatistics.liveBytes, 0, "small blocks bypass the pool")
+    }
+
+    func testBlockedSumsMatchDoubleSums() {
+        var g = SeededGenerator(seed: 8)
+        for count in [0, 1, 7, 15, 16, 17, 255, 256, 257, 1000, 10_001] {
+            let a = Tensor.randomNormal([count], mean: 3, standardDeviation: 2, using: &g).scalars
+            let b = Tensor.randomNormal([count], using: &g).scalars
+            let sum = a.reduce(0.0) { $0 + Double($1) }
+            let mean = Float(sum / Double(max(count, 1)))
+            let squares = a.reduce(0.0) { $0 + Double($1 - mean) * Double($1 - mean) }
+            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    guard let pa = pa.baseAddress, let pb = pb.baseAddress else { return }
+                    // Float lanes over 16 terms each: a few ulps of the magnitudes summed.
+                    XCTAssertEqual(BlockedSum.sum(pa, count: count), sum, accuracy: 1e-6 * Double(count) * 5, "sum of \(count)")
+                    XCTAssertEqual(BlockedSum.squaredDeviations(pa, count: count, from: mean), squares,
+                                   accuracy: 1e-6 * Double(count) * 4, "squares of \(count)")
+                    XCTAssertEqual(BlockedSum.dot(pa, pb, count: count), dot, accuracy: 1e-6 * Double(count) * 6, "dot of \(count)")
+                }
+            }
         }
     }
 
@@ -165,5 +258,15 @@ final class TensorTests: XCTestCase {
             XCTAssertEqual(error as? SafeTensorsFile.Error, .missingTensor(path: path, name: "missing"))
         }
         XCTAssertThrowsError(try SafeTensorsFile(contentsOf: "/nonexistent/x.safetensors"))
+
+        let mixed = try SafeTensorsFile.encode(values: ["count": .int64(shape: [], values: [7]), "w": .float32(Tensor.ones([3]))])
+        try mixed.write(to: URL(fileURLWithPath: path))
+        let reread = try SafeTensorsFile(contentsOf: path)
+        XCTAssertEqual(reread.entries["count"]?.dtype, "I64")
+        XCTAssertEqual(try reread.int64s("count").values, [7])
+        XCTAssertEqual(try reread.tensor("w"), Tensor.ones([3]))
+        XCTAssertThrowsError(try reread.tensor("count")) { error in
+            XCTAssertEqual(error as? SafeTensorsFile.Error, .wrongType(path: path, name: "count", dtype: "I64", expected: "F32"))
+        }
     }
 }

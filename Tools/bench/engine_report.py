@@ -57,6 +57,7 @@ def main():
         ("  of which Adam, ms", "train-step", "optimizer_ms", "optimizer_ms"),
         ("forward, eval, no grad, ms", "train-step", "forward_ms", "forward_ms"),
         ("peak RSS, MB", "train-step", "peak_rss_mb", "peak_rss_mb"),
+        ("cores kept busy during a train step", "train-step", "cores_used", "cores_used"),
         ("3×3 convs fwd + bwd, ms", "conv", "total_ms", "total_ms"),
         ("3×3 convs fwd + bwd, GFLOP/s (FLOP-weighted)", "conv", "gflops", "gflops"),
         ("matrix product 1024³, GFLOP/s (OpenBLAS / torch.mm)", "conv", "sgemm_gflops", "mm_gflops"),

@@ -59,8 +59,9 @@ def train_step(args):
             if run > 0:
                 eval_times.append(t)
     model.train()
-    phases = []
+    phases, cpu = [], []
     for step in range(args.warmup + args.steps):
+        cpu_start = time.process_time()
         optimizer.zero_grad(set_to_none=True)
         holder = {}
         f = timed(lambda: holder.update(loss=F.cross_entropy(model(x)[0], labels)))
@@ -69,6 +70,7 @@ def train_step(args):
         del holder
         if step >= args.warmup:
             phases.append((f, b, o))
+            cpu.append(time.process_time() - cpu_start)
     return {
         "benchmark": "train-step", "impl": "torch", "batch": args.batch, "channels": args.channels, "size": args.size,
         "classes": args.classes, "widths": args.widths, "parameters": sum(p.numel() for p in model.parameters()),
@@ -77,6 +79,8 @@ def train_step(args):
         "train_forward_ms": statistics.median(p[0] for p in phases) * 1e3,
         "backward_ms": statistics.median(p[1] for p in phases) * 1e3,
         "optimizer_ms": statistics.median(p[2] for p in phases) * 1e3,
+        "cpu_ms_per_step": statistics.median(cpu) * 1e3,
+        "cores_used": statistics.median(cpu) / statistics.median(f + b + o for f, b, o in phases),
         "peak_rss_mb": peak_rss_mb(), "steps": len(phases), "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }

@@ -115,22 +115,56 @@ public func batchNorm2d(
         g.withUnsafeBufferPointer { pg in
             xv.withUnsafeBufferPointer { px in
                 x.withGradBuffer(accumulatingOrOverwriting: { gx, accumulate in
+                    guard let pg = pg.baseAddress, let px = px.baseAddress, let gx = gx.baseAddress else { return }
                     parallelFor(n * c) { job in
                         let ch = job % c
-                        let mu = mean[ch], inv = invStd[ch], a = scale[ch], b = shift[ch]
                         // training: ∂x = a·(G − mean G − x̂·mean(G·x̂)); evaluation: ∂x = a·G
                         let meanG = training ? Float(channelSumG[ch] / Double(m)) : 0
                         let meanGXHat = training ? Float(channelSumGXHat[ch] / Double(m)) : 0
-                        let base = job * plane
-                        for i in base..<(base + plane) {
-                            let gi = relu && !(px[i] * a + b > 0) ? 0 : pg[i]
-                            let dx = a * (gi - meanG - (px[i] - mu) * inv * meanGXHat)
-                            gx[i] = accumulate ? gx[i] + dx : dx
-                        }
+                        inputGradient(pg + job * plane, px + job * plane, into: gx + job * plane, count: plane, accumulate: accumulate,
+                                      mean: mean[ch], invStd: invStd[ch], scale: scale[ch], reluShift: relu ? shift[ch] : nil,
+                                      meanG: meanG, meanGXHat: meanGXHat)
                     }
                 })
             }
         }
+    }
+}
+
+/// ∂x (+)= scale·(G − meanG − (x − mean)·invStd·meanGXHat) over one plane, G zeroed where
+/// x·scale + reluShift ≤ 0 when `reluShift` is given (the forward ReLU's mask, recomputed with
+/// the forward's expression). Eight lanes at a time; the branches are decided once per plane.
+private func inputGradient(
+    _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into gx: UnsafeMutablePointer<Float>, count: Int, accumulate: Bool,
+    mean: Float, invStd: Float, scale: Float, reluShift: Float?, meanG: Float, meanGXHat: Float
+) {
+    @inline(__always) func run(relu: Bool, accumulate: Bool) {
+        let (a8, b8, mu8) = (SIMD8<Float>(repeating: scale), SIMD8<Float>(repeating: reluShift ?? 0), SIMD8<Float>(repeating: mean))
+        let (inv8, mg8, mgx8) = (SIMD8<Float>(repeating: invStd), SIMD8<Float>(repeating: meanG), SIMD8<Float>(repeating: meanGXHat))
+        let zero = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            let x8 = BlockedSum.load(x + i)
+            var g8 = BlockedSum.load(g + i)
+            if relu { g8.replace(with: zero, where: .!(x8 * a8 + b8 .> zero)) }
+            var dx = a8 * (g8 - mg8 - (x8 - mu8) * inv8 * mgx8)
+            if accumulate { dx += UnsafeRawPointer(gx + i).loadUnaligned(as: SIMD8<Float>.self) }
+            UnsafeMutableRawPointer(gx + i).storeBytes(of: dx, as: SIMD8<Float>.self)
+            i += 8
+        }
+        let shift = reluShift ?? 0
+        while i < count {
+            let gi = relu && !(x[i] * scale + shift > 0) ? 0 : g[i]
+            let dx = scale * (gi - meanG - (x[i] - mean) * invStd * meanGXHat)
+            gx[i] = accumulate ? gx[i] + dx : dx
+            i += 1
+        }
+    }
+    switch (reluShift != nil, accumulate) {
+    case (true, true): run(relu: true, accumulate: true)
+    case (true, false): run(relu: true, accumulate: false)
+    case (false, true): run(relu: false, accumulate: true)
+    case (false, false): run(relu: false, accumulate: false)
     }
 }
 

@@ -21,8 +21,16 @@ import ParallelLoops
 ///   im2col + sgemm, with K = O·k² and no scratch the size of the columns. Otherwise
 ///   ∂x_n += col2im(Wᵀ · G_n), band by band;
 /// - ∂bias[o] += Σ_{n,p} G_n[o, p].
+///
+/// Runs its tiles on all cores with OpenBLAS set to one thread for the duration
+/// (`BLAS.withThreadCount`, a process-wide setting): call it from one thread at a time.
+///
+/// With `relu`, returns `relu(conv2d(...))`, applied to each band while it is in cache (the
+/// inference path of conv → BN → ReLU with the BN folded into weight and bias); backward then
+/// first masks G where the output is 0.
 public func conv2d(
-    _ x: Variable, weight: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0, dilation: Int = 1
+    _ x: Variable, weight: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
+    relu: Bool = false
 ) -> Variable {
     enginePrecondition(x.rank == 4, "conv2d: input must be [N, C, H, W], got \(x.shape)")
     enginePrecondition(weight.rank == 4, "conv2d: weight must be [O, C, kH, kW], got \(weight.shape)")
@@ -43,13 +51,14 @@ public func conv2d(
                 withOptionalPointer(bv) { pb in
                     guard let px = px.baseAddress, let pw = pw.baseAddress, let po = po.baseAddress else { return }
                     Convolution.forward(input: px, batch: n, geometry: g, weights: pw, outputChannels: o, bias: pb,
-                                        output: po, accumulate: false)
+                                        output: po, accumulate: false, relu: relu)
                 }
             }
         }
     }
 
-    return Variable.result(out, op: "conv2d", inputs: inputs) { gradOut in
+    return Variable.result(out, op: relu ? "conv2dReLU" : "conv2d", inputs: inputs) { upstream in
+        let gradOut = relu ? Tensor.zipMap(upstream, out) { g, y in y > 0 ? g : 0 } : upstream
         if let bias, bias.requiresGrad {
             bias.accumulateGrad(gradOut.sum(toShape: [1, o, 1, 1]).reshaped([o]))
         }

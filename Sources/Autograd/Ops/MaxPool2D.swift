@@ -6,7 +6,8 @@ import ParallelLoops
 /// Shapes: `x` [N, C, H, W] → [N, C, ⌊(H − k)/s⌋ + 1, ⌊(W − k)/s⌋ + 1].
 /// Ties go to the first maximum in row-major window order, and NaN wins, as in PyTorch.
 /// Saved for backward: the in-plane index of each output's maximum (Int32, one per output);
-/// backward adds G to that input position.
+/// backward adds G to that input position (and, for a fresh gradient with windows that tile
+/// the plane, writes every input once instead of zero-filling first).
 public func maxPool2d(_ x: Variable, kernelSize k: Int = 2, stride: Int? = nil) -> Variable {
     let s = stride ?? k
     enginePrecondition(x.rank == 4, "maxPool2d: input must be [N, C, H, W], got \(x.shape)")
@@ -44,13 +45,38 @@ public func maxPool2d(_ x: Variable, kernelSize k: Int = 2, stride: Int? = nil) 
     return Variable.result(out, op: "maxPool2d", inputs: [x]) { g in
         g.withUnsafeBufferPointer { pg in
             argmax.withUnsafeBufferPointer { pa in
-                x.withGradBuffer { gx in
-                    // Overlapping windows (s < k) may hit one input twice: one plane per task.
+                x.withGradBuffer(accumulatingOrOverwriting: { gx, accumulate in
                     parallelFor(planes) { plane in
                         let src = plane * h * w, dst = plane * oh * ow
+                        if !accumulate && k == s {
+                            // Windows tile the plane: write every input once (G at the maximum, 0
+                            // elsewhere) instead of zero-filling and scattering.
+                            for i in 0..<oh {
+                                for j in 0..<ow {
+                                    let winner = Int(pa[dst + i * ow + j]), gi = pg[dst + i * ow + j]
+                                    for di in 0..<k {
+                                        let row = (i * k + di) * w
+                                        for dj in 0..<k {
+                                            let index = row + j * k + dj
+                                            gx[src + index] = index == winner ? gi : 0
+                                        }
+                                    }
+                                }
+                                for di in 0..<k where ow * k < w {
+                                    let row = src + (i * k + di) * w
+                                    for q in (ow * k)..<w { gx[row + q] = 0 }
+                                }
+                            }
+                            for r in (oh * k)..<h {
+                                for q in 0..<w { gx[src + r * w + q] = 0 }
+                            }
+                            return
+                        }
+                        // Overlapping windows (s < k) may hit one input twice: one plane per task.
+                        if !accumulate { (gx.baseAddress! + src).update(repeating: 0, count: h * w) }
                         for i in 0..<(oh * ow) { gx[src + Int(pa[dst + i])] += pg[dst + i] }
                     }
-                }
+                })
             }
         }
     }

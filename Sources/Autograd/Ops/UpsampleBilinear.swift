@@ -7,8 +7,12 @@ import ParallelLoops
 /// For output row i: src = max(0, (i + 0.5)·H/H' − 0.5), i₀ = ⌊src⌋, i₁ = min(i₀ + 1, H − 1),
 /// weights (1 − λ, λ) with λ = src − i₀; likewise for columns. With an integer scale factor,
 /// H/H' = 1/scale exactly, which is what PyTorch uses for `scale_factor=`.
-/// Saved for backward: only the (index, weight) tables; backward spreads G with the same
-/// weights (the adjoint), one plane per task because neighbouring outputs share inputs.
+/// Computed separably per plane: each input row is resampled along the width once (into a
+/// scratch of H × W' floats), then output rows blend two of those rows — the same products and
+/// sums as the 2-D formula `a₀(b₀x₀₀ + b₁x₀₁) + a₁(b₀x₁₀ + b₁x₁₁)`, with half the gathers and a
+/// vectorisable second pass.
+/// Saved for backward: only the (index, weight) tables; backward applies the two adjoint passes
+/// (rows, then columns), one plane per task because neighbouring outputs share inputs.
 public func upsampleBilinear(_ x: Variable, outputHeight: Int, outputWidth: Int) -> Variable {
     enginePrecondition(x.rank == 4, "upsampleBilinear: input must be [N, C, H, W], got \(x.shape)")
     enginePrecondition(outputHeight >= 1 && outputWidth >= 1, "upsampleBilinear: output size must be ≥ 1")
@@ -19,16 +23,18 @@ public func upsampleBilinear(_ x: Variable, outputHeight: Int, outputWidth: Int)
     let planes = n * c
     let out = Tensor(shape: [n, c, oh, ow]) { po in
         x.value.withUnsafeBufferPointer { px in
+            guard let px = px.baseAddress, let po = po.baseAddress else { return }
             parallelFor(planes) { plane in
-                let src = plane * h * w, dst = plane * oh * ow
-                for i in 0..<oh {
-                    let r0 = src + rows.lower[i] * w, r1 = src + rows.upper[i] * w
-                    let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
-                    for j in 0..<ow {
-                        let q0 = cols.lower[j], q1 = cols.upper[j]
-                        let b0 = cols.lowerWeight[j], b1 = cols.upperWeight[j]
-                        po[dst + i * ow + j] = a0 * (b0 * px[r0 + q0] + b1 * px[r0 + q1])
-                            + a1 * (b0 * px[r1 + q0] + b1 * px[r1 + q1])
+                BufferPool.shared.withScratch(count: h * ow) { wide in
+                    let src = px + plane * h * w, dst = po + plane * oh * ow
+                    for r in 0..<h {
+                        let row = src + r * w, out = wide + r * ow
+                        for j in 0..<ow { out[j] = cols.lowerWeight[j] * row[cols.lower[j]] + cols.upperWeight[j] * row[cols.upper[j]] }
+                    }
+                    for i in 0..<oh {
+                        let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, out = dst + i * ow
+                        let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
+                        for j in 0..<ow { out[j] = a0 * r0[j] + a1 * r1[j] }
                     }
                 }
             }
@@ -37,19 +43,25 @@ public func upsampleBilinear(_ x: Variable, outputHeight: Int, outputWidth: Int)
     return Variable.result(out, op: "upsampleBilinear", inputs: [x]) { g in
         g.withUnsafeBufferPointer { pg in
             x.withGradBuffer { gx in
+                guard let pg = pg.baseAddress, let gx = gx.baseAddress else { return }
                 parallelFor(planes) { plane in
-                    let src = plane * h * w, dst = plane * oh * ow
-                    for i in 0..<oh {
-                        let r0 = src + rows.lower[i] * w, r1 = src + rows.upper[i] * w
-                        let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
-                        for j in 0..<ow {
-                            let q0 = cols.lower[j], q1 = cols.upper[j]
-                            let b0 = cols.lowerWeight[j], b1 = cols.upperWeight[j]
-                            let gi = pg[dst + i * ow + j]
-                            gx[r0 + q0] += a0 * b0 * gi
-                            gx[r0 + q1] += a0 * b1 * gi
-                            gx[r1 + q0] += a1 * b0 * gi
-                            gx[r1 + q1] += a1 * b1 * gi
+                    BufferPool.shared.withScratch(count: h * ow) { wide in
+                        wide.update(repeating: 0, count: h * ow)
+                        let src = pg + plane * oh * ow, dst = gx + plane * h * w
+                        // Adjoint of the row blend: each output row adds into its two resampled rows.
+                        for i in 0..<oh {
+                            let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, gi = src + i * ow
+                            let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
+                            for j in 0..<ow { r0[j] += a0 * gi[j] }
+                            for j in 0..<ow { r1[j] += a1 * gi[j] }
+                        }
+                        // Adjoint of the width resampling.
+                        for r in 0..<h {
+                            let row = dst + r * w, gw = wide + r * ow
+                            for j in 0..<ow {
+                                row[cols.lower[j]] += cols.lowerWeight[j] * gw[j]
+                                row[cols.upper[j]] += cols.upperWeight[j] * gw[j]
+                            }
                         }
                     }
                 }
