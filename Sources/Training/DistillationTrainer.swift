@@ -157,7 +157,13 @@ public final class DistillationTrainer {
             state = try SegmentationTrainer.readJSON(TrainingState.self, folder + "/state.json", folder: folder)
             do {
                 try Checkpoint.load(folder + "/last.safetensors", into: student)
-                for (name, module) in auxiliaryModules { try Self.loadModule(module, from: folder + "/\(name).safetensors") }
+                for (name, module) in auxiliaryModules {
+                    if let network = module as? UNet {
+                        try Checkpoint.load(folder + "/\(name).safetensors", into: network)
+                    } else {
+                        try Self.loadModule(module, from: folder + "/\(name).safetensors")
+                    }
+                }
                 try optimizer.loadState(try Self.readTensors(folder + "/optimizer.safetensors"))
                 if let discriminatorOptimizer { try discriminatorOptimizer.loadState(try Self.readTensors(folder + "/discriminator_optimizer.safetensors")) }
             } catch {
@@ -349,6 +355,11 @@ public final class DistillationTrainer {
     private func save(_ metrics: DistillationMetrics) throws {
         try Checkpoint.save(student, architecture: student.architecture, to: folder + "/last.safetensors")
         for (name, module) in auxiliaryModules {
+            // E2I / I2E as model checkpoints: `evdistill predict --reconstruction` draws them.
+            if let network = module as? UNet {
+                try Checkpoint.save(network, architecture: network.architecture, to: folder + "/\(name).safetensors")
+                continue
+            }
             try SegmentationTrainer.writeData(try SafeTensorsFile.encode(Dictionary(uniqueKeysWithValues: module.stateDict().map { ($0.name, $0.value) })),
                                               to: folder + "/\(name).safetensors")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AtomicFiles
+import Autograd
 import ConsoleProgress
 import EventRepresentations
 import Foundation
@@ -39,11 +40,15 @@ struct Predict: ParsableCommand {
     @Option(help: "Samples per forward pass.")
     var batchSize: Int = 8
 
+    @Flag(help: "The checkpoint is a BMR network (RUN/e2i.safetensors or RUN/i2e.safetensors): write its reconstructions (/reconstructions float32 [N, C, H, W]) and, with --png, pictures of them.")
+    var reconstruction = false
+
     @Flag(help: "No progress output.")
     var quiet = false
 
     func run() throws {
         let model = try UNet(checkpoint: checkpoint)
+        if reconstruction { return try reconstruct(model) }
         let run = URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent("run.json").path
         let saved = FileManager.default.contents(atPath: run).flatMap { try? JSONDecoder().decode(TrainingConfig.self, from: $0) }
         guard let modality = modality ?? saved.flatMap({ Modality(rawValue: $0.modality) }) else {
@@ -68,6 +73,62 @@ struct Predict: ParsableCommand {
         }
         try writer.finish()
         bar.finish()
+    }
+
+    /// E2I (events → frame, sigmoid) or I2E (frame → events), chosen by the network's channels.
+    func reconstruct(_ model: UNet) throws {
+        let fromEvents = model.architecture.outputChannels == 1
+        let dataset = try SegmentationDataset(path: data, modality: fromEvents ? .events : .images, requireLabels: false)
+        guard dataset.channels == model.architecture.inputChannels else {
+            throw FileError(file: data, dataset: fromEvents ? "/events" : "/images",
+                            problem: "has \(dataset.channels) channels; \(checkpoint) takes \(model.architecture.inputChannels)")
+        }
+        let output = try AtomicOutput(path: self.output)
+        // The HDF5 handles live in this scope only, so the file is closed before the rename.
+        try writeReconstructions(model, dataset: dataset, fromEvents: fromEvents, to: output.temporaryPath)
+        try output.commit()
+    }
+
+    func writeReconstructions(_ model: UNet, dataset: SegmentationDataset, fromEvents: Bool, to path: String) throws {
+        let (c, h, w) = (model.architecture.outputChannels, dataset.height, dataset.width)
+        let file = try HDF5File(creating: path)
+        let reconstructions = try file.createDataset("/reconstructions", of: Float.self, shape: [dataset.count, c, h, w],
+                                                     chunk: [1, c, h, w], gzipLevel: 4)
+        try file.attributes().set("checkpoint", checkpoint)
+        try file.attributes().set("direction", fromEvents ? "events_to_image" : "image_to_events")
+        if let png { try FileManager.default.createDirectory(atPath: png, withIntermediateDirectories: true) }
+        model.eval()
+        let loader = BatchLoader(dataset: dataset, options: BatchOptions(batchSize: batchSize, shuffle: false))
+        let bar = ProgressBar(label: "reconstruct", total: dataset.count, unit: "samples", quiet: quiet)
+        for index in 0..<loader.batchesPerEpoch {
+            let batch = try loader.batch(index, epoch: 0)
+            var values = withNoGrad { model(Variable(batch.input)).logits.value }
+            if fromEvents { values = values.map { 1 / (1 + Foundation.exp(-$0)) } }
+            for (slot, sample) in batch.indices.enumerated() {
+                var cropped = [Float](repeating: 0, count: c * h * w)
+                for ch in 0..<c { for y in 0..<h { for x in 0..<w { cropped[(ch * h + y) * w + x] = values[slot, ch, y, x] } } }
+                try cropped.withUnsafeBufferPointer { try reconstructions.writeRows(from: $0, at: sample) }
+                if let png, sample < pngCount {
+                    let input = try dataset.sample(sample).input
+                    let panels = [picture(input, channels: dataset.channels, height: h, width: w, grey: !fromEvents),
+                                  picture(cropped, channels: c, height: h, width: w, grey: fromEvents)]
+                    try PNGFile.write(RGBImage.row(panels).upscaled(by: 2), to: png + String(format: "/reconstruction_%04d.png", sample))
+                }
+                bar.advance()
+            }
+        }
+        try file.flush()
+        bar.finish()
+    }
+
+    /// A frame in grey, or events summed over bins on the diverging map.
+    func picture(_ values: [Float], channels: Int, height h: Int, width w: Int, grey: Bool) -> RGBImage {
+        if grey {
+            return SegmentationColors.grey(values.prefix(h * w).map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }, width: w, height: h)
+        }
+        var sum = [Float](repeating: 0, count: h * w)
+        for ch in 0..<channels { for i in 0..<(h * w) { sum[i] += values[ch * h * w + i] } }
+        return ColorMaps.divergingImage(sum[...], height: h, width: w, scale: ColorMaps.robustScale(sum))
     }
 
     /// Input | prediction | labels (when present), each at twice the size.
