@@ -31,7 +31,7 @@ rm -rf "$out/student"
   --label-fraction 0.1 --losses kd,affinity,ds --val "$data/val.h5" --out "$out/student" --epochs 8 --seed 1
 
 echo "== 4. Score the student on the test split, draw predictions"
-"$bin" predict --checkpoint "$out/student/model.safetensors" --data "$data/test.h5" -o "$out/student.pred.h5" \
+"$bin" predict --checkpoint "$out/student/model.safetensors" --data "$data/test.h5" --modality events -o "$out/student.pred.h5" \
   --png "$out/student_predictions" --png-count 6 --quiet
 "$bin" score --predictions "$out/student.pred.h5" --labels "$data/test.h5" --json "$out/student.score.json" \
   --confusion-png "$out/student_confusion.png" > "$out/student.score.md"

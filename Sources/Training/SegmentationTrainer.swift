@@ -123,10 +123,7 @@ public final class SegmentationTrainer {
             state = try Self.readJSON(TrainingState.self, folder + "/state.json", folder: folder)
             do {
                 try Checkpoint.load(folder + "/last.safetensors", into: model)
-                let saved = try SafeTensorsFile(contentsOf: folder + "/optimizer.safetensors")
-                var tensors: [String: Tensor] = [:]
-                for name in saved.entries.keys { tensors[name] = try saved.tensor(name) }
-                try optimizer.loadState(tensors)
+                try optimizer.loadState(try DistillationTrainer.readTensors(folder + "/optimizer.safetensors"))
             } catch {
                 throw TrainingError.badRun(folder: folder, problem: "cannot resume: \(error)")
             }

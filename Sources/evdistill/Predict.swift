@@ -50,8 +50,11 @@ struct Predict: ParsableCommand {
         let model = try UNet(checkpoint: checkpoint)
         if reconstruction { return try reconstruct(model) }
         let run = URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent("run.json").path
-        let saved = FileManager.default.contents(atPath: run).flatMap { try? JSONDecoder().decode(TrainingConfig.self, from: $0) }
-        guard let modality = modality ?? saved.flatMap({ Modality(rawValue: $0.modality) }) else {
+        let contents = FileManager.default.contents(atPath: run)
+        let saved = contents.flatMap { try? JSONDecoder().decode(TrainingConfig.self, from: $0) }
+        // A distillation run's student sees events.
+        let distilled = contents.flatMap { try? JSONDecoder().decode(DistillationConfig.self, from: $0) } != nil
+        guard let modality = modality ?? saved.flatMap({ Modality(rawValue: $0.modality) }) ?? (distilled ? .events : nil) else {
             throw ValidationError("no run.json beside \(checkpoint): pass --modality images|events")
         }
         let dataset = try SegmentationDataset(path: data, modality: modality, requireLabels: false)
