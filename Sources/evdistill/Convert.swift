@@ -3,6 +3,7 @@ import ConsoleProgress
 import EventIO
 import EventRepresentations
 import Foundation
+import HDF5
 
 extension Representation: ExpressibleByArgument {}
 extension Normalization: ExpressibleByArgument {}
@@ -88,7 +89,7 @@ struct Convert: ParsableCommand {
             do {
                 try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             } catch {
-                throw CleanExit.message("") as Error
+                throw FileError(file: output, problem: "cannot create the output folder: \(error.localizedDescription)")
             }
         } else if !isDirectory.boolValue {
             throw ValidationError("with several inputs, -o must name a folder (\(output) is a file)")
