@@ -170,10 +170,7 @@ public final class DistillationTrainer {
                 throw TrainingError.badRun(folder: folder, problem: "cannot resume: \(error)")
             }
         } else {
-            state = TrainingState(epochsDone: 0, steps: 0, bestMIoU: nil, bestEpoch: nil)
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try SegmentationTrainer.writeJSON(config, to: folder + "/run.json")
-            try SegmentationTrainer.writeText("", to: folder + "/metrics.jsonl")
+            state = try SegmentationTrainer.startRun(in: folder, config: config)
         }
     }
 

@@ -128,10 +128,7 @@ public final class SegmentationTrainer {
                 throw TrainingError.badRun(folder: folder, problem: "cannot resume: \(error)")
             }
         } else {
-            state = TrainingState(epochsDone: 0, steps: 0, bestMIoU: nil, bestEpoch: nil)
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try Self.writeJSON(config, to: folder + "/run.json")
-            try Self.writeText("", to: folder + "/metrics.jsonl")
+            state = try Self.startRun(in: folder, config: config)
         }
     }
 
@@ -260,6 +257,14 @@ public final class SegmentationTrainer {
     }
 
     // MARK: Files (temporary name, then rename)
+
+    /// Creates a run folder with its `run.json` and an empty `metrics.jsonl`; a fresh state.
+    static func startRun<C: Encodable>(in folder: String, config: C) throws -> TrainingState {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try writeJSON(config, to: folder + "/run.json")
+        try writeText("", to: folder + "/metrics.jsonl")
+        return TrainingState(epochsDone: 0, steps: 0, bestMIoU: nil, bestEpoch: nil)
+    }
 
     static func writeData(_ data: Data, to path: String) throws {
         let output = try AtomicOutput(path: path)
