@@ -17,13 +17,15 @@ import ParallelLoops
 /// Every task writes its own output block, and sums over images are formed per task and added
 /// in task order, so results do not depend on the number of cores.
 public enum Convolution {
-    /// Target size of one tile's column matrix, in floats (256 KB: half of a Zen 3 core's L2,
-    /// leaving room for OpenBLAS's packed copies).
-    public static let tileColumnFloats = 1 << 16
+    /// Target size of one tile's column matrix, in floats (192 KB: under half of a Zen 3 core's
+    /// L2, leaving room for OpenBLAS's packed copies). With `minimumBandColumns` measured best of
+    /// 256/384/512/1024 pixels × 48/64/96/128 K floats on the reference U-Net (differences of
+    /// 5–10 %, near the noise of a shared machine).
+    public static let tileColumnFloats = 3 << 14
     /// Fewest output pixels per band (unless the image has fewer): each sgemm call packs its
     /// weights and reads and writes its output block, which on bands of one 32-pixel row would
     /// cost more than the product.
-    public static let minimumBandColumns = 512
+    public static let minimumBandColumns = 256
 
     /// The output-row bands of one image: whole rows, at least `minimumBandColumns` pixels.
     public static func bands(_ g: ConvGeometry) -> [Range<Int>] {

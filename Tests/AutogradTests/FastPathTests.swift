@@ -31,7 +31,7 @@ final class FastPathTests: XCTestCase {
     func testConv2dMultiBandShapesMatchDirectLoops() throws {
         var data = TestData(seed: 31)
         for (stride, padding, dilation) in [(1, 1, 1), (2, 1, 1), (1, 2, 2)] {
-            let (n, c, o, h, w) = (1, 16, 5, 64, 40)
+            let (n, c, o, h, w) = (1, 24, 3, 48, 64)
             let geometry = try ConvGeometry(channels: c, height: h, width: w, kernelHeight: 3, kernelWidth: 3,
                                             stride: stride, padding: padding, dilation: dilation)
             let bands = Convolution.bands(geometry)
@@ -45,6 +45,23 @@ final class FastPathTests: XCTestCase {
                            maxCheckedPerInput: 6, seed: UInt64(stride),
                            engine: { v in conv2d(v[0], weight: v[1], bias: v[2], stride: stride, padding: padding, dilation: dilation) },
                            reference: { v in Reference.conv2d(v[0], v[1], v[2], stride: stride, padding: padding, dilation: dilation) })
+        }
+    }
+
+    /// Ties go to the first maximum in row-major window order and NaN wins, as in PyTorch, on the
+    /// unrolled 2×2 path and the general one (3×3 windows, stride 3), forward and backward.
+    func testMaxPoolTiesAndNaN() {
+        let nan = Float.nan
+        for (k, window) in [(2, [1, 3, 3, 2] as [Float]), (3, [1, 3, 0, 3, 2, 3, 0, 0, 1])] {
+            let withNaN = window.enumerated().map { $0.offset == window.count - 2 ? nan : $0.element }
+            for (values, winner) in [(window, 1), (withNaN, window.count - 2)] {
+                let x = Variable(Tensor(shape: [1, 1, k, k], scalars: values), requiresGrad: true)
+                let y = maxPool2d(x, kernelSize: k)
+                XCTAssertEqual(y.shape, [1, 1, 1, 1])
+                if winner == 1 { XCTAssertEqual(y.value.scalar, 3) } else { XCTAssertTrue(y.value.scalar.isNaN) }
+                y.backward(Tensor(shape: [1, 1, 1, 1], scalars: [5]))
+                XCTAssertEqual(x.grad?.scalars, (0..<(k * k)).map { $0 == winner ? 5 : 0 }, "k \(k), values \(values)")
+            }
         }
     }
 

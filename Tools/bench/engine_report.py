@@ -80,6 +80,12 @@ def main():
         print(f"{name:32} {shown:>7}   target {op} {bound}   {'met' if ok else 'NOT met'}")
     rounds = len(runs.get(("train-step", "evdistill"), []))
     print(f"\n(medians over {rounds} round(s); ratios are per round, ours and torch measured back to back)")
+    # A shared machine: a side that kept clearly fewer cores busy than it had threads was
+    # competing with another process, and PyTorch's OpenMP threads suffer far more from that.
+    starved = [f"{r.get('impl', 'evdistill')} {r['benchmark']} ({r['cores_used']:.2f} of {r['threads']} cores)"
+               for r in records if r.get("cores_used") is not None and r["cores_used"] < 0.85 * r["threads"]]
+    if starved:
+        print("WARNING: the machine was shared during this run, ratios are not reliable: " + "; ".join(starved))
 
     conv_ours = runs.get(("conv", "evdistill"), [])
     conv_torch = runs.get(("conv", "torch"), [])

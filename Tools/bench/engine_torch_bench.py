@@ -91,30 +91,34 @@ def conv(args):
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     torch.mm(a, b)
     mm = statistics.median(timed(lambda: torch.mm(a, b)) for _ in range(max(args.repeat, 5)))
-    result, total_flop, total_s = {}, 0.0, 0.0
+    result, total_flop, total_s, total_cpu = {}, 0.0, 0.0, 0.0
     for name, cin, cout, size in layers(args):
         first = name == "enc0.conv1"
         x = torch.randn(args.batch, cin, size, size, requires_grad=not first)
         w = torch.randn(cout, cin, 3, 3, requires_grad=True)
         g = torch.randn(args.batch, cout, size, size)
-        fs, bs = [], []
+        fs, bs, cpus = [], [], []
         for run in range(args.repeat + 1):
             x.grad, w.grad = None, None
             holder = {}
+            cpu_start = time.process_time()
             f = timed(lambda: holder.update(y=F.conv2d(x, w, padding=1)))
             b = timed(lambda: holder["y"].backward(g))
             if run > 0:
                 fs.append(f)
                 bs.append(b)
+                cpus.append(time.process_time() - cpu_start)
         product = 2.0 * args.batch * cout * cin * 9 * size * size
         flop = product * (2 if first else 3)
         f, b = statistics.median(fs), statistics.median(bs)
         total_flop += flop
         total_s += f + b
+        total_cpu += statistics.median(cpus)
         result[name] = {"in_channels": cin, "out_channels": cout, "size": size, "gflop": flop / 1e9,
                         "forward_ms": f * 1e3, "backward_ms": b * 1e3, "gflops": flop / (f + b) / 1e9}
     return {"benchmark": "conv", "impl": "torch", "batch": args.batch, "total_gflop": total_flop / 1e9,
             "total_ms": total_s * 1e3, "gflops": total_flop / total_s / 1e9, "mm_gflops": 2 * 1024 ** 3 / mm / 1e9,
+            "cpu_ms": total_cpu * 1e3, "cores_used": total_cpu / total_s,
             "threads": torch.get_num_threads(), "torch": torch.__version__, "layers": result}
 
 

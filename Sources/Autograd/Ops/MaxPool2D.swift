@@ -22,6 +22,25 @@ public func maxPool2d(_ x: Variable, kernelSize k: Int = 2, stride: Int? = nil) 
             argmax.withUnsafeMutableBufferPointer { pa in
                 parallelFor(planes) { plane in
                     let src = plane * h * w, dst = plane * oh * ow
+                    if k == 2 && s == 2 {
+                        // The U-Net's pooling: the same rule unrolled over the 2×2 window.
+                        for i in 0..<oh {
+                            let top = src + 2 * i * w, bottom = top + w
+                            for j in 0..<ow {
+                                let first = 2 * i * w + 2 * j
+                                var best = first, bestValue = px[top + 2 * j]
+                                @inline(__always) func consider(_ index: Int, _ v: Float) {
+                                    if !bestValue.isNaN && (v > bestValue || v.isNaN) { (best, bestValue) = (index, v) }
+                                }
+                                consider(first + 1, px[top + 2 * j + 1])
+                                consider(first + w, px[bottom + 2 * j])
+                                consider(first + w + 1, px[bottom + 2 * j + 1])
+                                po[dst + i * ow + j] = bestValue
+                                pa[dst + i * ow + j] = Int32(best)
+                            }
+                        }
+                        return
+                    }
                     for i in 0..<oh {
                         for j in 0..<ow {
                             var best = (i * s) * w + j * s
