@@ -57,13 +57,20 @@ public func accumulateVoxelGrid(_ slice: EventSlice, tFirst: Int64, tLast: Int64
 }
 
 /// Scatters events `range` into `grid[pixel * pixelStride + bin * binStride]`.
+///
+/// The bin index is exact integer arithmetic: with q = (B − 1)(t − t_first) and Δt = t_last −
+/// t_first, i = ⌊q / Δt⌋ and d = (q mod Δt)/Δt, which is E2VID's float64 t* split into its whole
+/// and fractional parts (d = 0 exactly on bin boundaries, so no bin gets a spurious tiny value).
+/// The quotient is estimated with one multiply by 1/Δt and corrected by ±1 rather than divided:
+/// a 64-bit division or a libm `floor` call per event costs more than the whole scatter.
+/// Events outside [t_first, t_last] (never the case inside a window) count at the nearer end.
 @inline(__always)
 private func voxelKernel(_ slice: EventSlice, _ range: Range<Int>, tFirst: Int64, tLast: Int64, bins: Int, width: Int,
                          pixelStride: Int, binStride: Int, into grid: UnsafeMutablePointer<Float>) {
-    // E2VID's own order of operations: (B − 1)(t − t_first) first, then ÷ Δt, all in float64, so
-    // the window's last event gets t* = B − 1 exactly.
-    let span = Double(tLast == tFirst ? 1 : tLast - tFirst)
-    let scale = Double(bins - 1)
+    let maxDelta = max(tLast &- tFirst, 0)
+    let span = max(maxDelta, 1)
+    let inverseSpan = 1.0 / Double(span)
+    let scale = Int64(bins - 1)
     let lastBin = bins - 1
     let lookahead = 16
     let prefetchEnd = max(range.lowerBound, range.upperBound - lookahead)
@@ -71,20 +78,23 @@ private func voxelKernel(_ slice: EventSlice, _ range: Range<Int>, tFirst: Int64
     slice.packet.y.withUnsafeBufferPointer { y in
     slice.packet.t.withUnsafeBufferPointer { t in
     slice.packet.p.withUnsafeBufferPointer { p in
+        let x = x.baseAddress!, y = y.baseAddress!, t = t.baseAddress!, p = p.baseAddress!
         for k in range {
             if k < prefetchEnd {
                 let ahead = k &+ lookahead
                 evd_prefetch_write(grid + (Int(y[ahead]) &* width &+ Int(x[ahead])) &* pixelStride)
             }
-            let tStar = scale * Double(t[k] &- tFirst) / span
-            let floorT = tStar.rounded(.down)
-            // Clamp guards events outside [tFirst, tLast]; inside, i + 1 = B only when d = 0.
-            let i = min(max(Int(floorT), 0), lastBin)
-            let d = Float(tStar - floorT)
+            let q = scale &* min(max(t[k] &- tFirst, 0), maxDelta)
+            var i = Int64(Double(q) * inverseSpan)
+            var r = q &- i &* span
+            if r < 0 { i &-= 1; r &+= span } else if r >= span { i &+= 1; r &-= span }
+            let d = Float(Double(r) * inverseSpan)
+            let bin = Int(i)
             let polarity = Float(p[k])
             let pixel = (Int(y[k]) &* width &+ Int(x[k])) &* pixelStride
-            grid[pixel &+ i &* binStride] += polarity * (1 - d)
-            grid[pixel &+ min(i &+ 1, lastBin) &* binStride] += polarity * d
+            // i = B − 1 only for the last timestamp, where d = 0: its second update adds zero.
+            grid[pixel &+ bin &* binStride] += polarity * (1 - d)
+            grid[pixel &+ min(bin &+ 1, lastBin) &* binStride] += polarity * d
         }
     }}}}
 }

@@ -36,6 +36,48 @@ final class RepresentationHandComputedTests: XCTestCase {
         XCTAssertEqual(grid.reduce(0, +), 1, accuracy: 1e-6, "total polarity is conserved: 1 − 1 + 1")
     }
 
+    func testEventOnABinBoundaryLeavesTheNextBinExactlyZero() {
+        // B = 5 over 0…3 µs: t* = 4t/3, so t = 3 is exactly 4 and nothing else is on a boundary;
+        // with B = 4 over 0…3 µs, t* = t: every event sits on a boundary, d = 0 exactly, so the
+        // next bin must stay exactly zero (E2VID normalisation counts non-zero entries).
+        let events = packet([(0, 0, 0, 1), (1, 0, 1, 1), (0, 1, 2, -1), (1, 1, 3, 1)])
+        let grid = voxelGrid(events, bins: 4, height: 2, width: 2)
+        var expected = [Float](repeating: 0, count: 16)
+        expected[0 * 4 + 0] = 1
+        expected[1 * 4 + 1] = 1
+        expected[2 * 4 + 2] = -1
+        expected[3 * 4 + 3] = 1
+        XCTAssertEqual(grid, expected)
+        // B = 5 over 0…364 µs: t = 273 gives t* = 3 exactly, but 1092 × (1/364) is
+        // 3.0000000000000004 in float64, which would leave 4e-16 in bin 4.
+        let boundary = voxelGrid(packet([(0, 0, 0, 1), (1, 0, 273, 1), (0, 0, 364, 1)]), bins: 5, height: 1, width: 2)
+        XCTAssertEqual(boundary, [1, 0, 0, 0, 0, 0, 0, 1, 1, 0])
+    }
+
+    func testLongWindowsMatchExactRationalBins() {
+        // An hour-long window in µs with odd timestamps: i = ⌊q/Δt⌋ and d = (q mod Δt)/Δt by
+        // integer arithmetic, against the kernel's multiply-and-correct quotient.
+        let tFirst: Int64 = 1_000_003, span: Int64 = 3_600_000_007, bins = 7
+        var state: UInt64 = 99
+        var events: [(x: UInt16, y: UInt16, t: Int64, p: Int8)] = [(0, 0, tFirst, 1)]
+        for _ in 0..<2000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            events.append((0, 0, tFirst + Int64((state >> 11) % UInt64(span)), 1))
+        }
+        events.append((0, 0, tFirst + span, 1))
+        events.sort { $0.t < $1.t }
+        var expected = [Double](repeating: 0, count: bins)
+        for e in events {
+            let q = Int64(bins - 1) * (e.t - tFirst)
+            let (i, r) = (Int(q / span), q % span)
+            let d = Double(r) / Double(span)
+            expected[i] += 1 - d
+            if i + 1 < bins { expected[i + 1] += d }
+        }
+        let grid = voxelGrid(packet(events), bins: bins, height: 1, width: 1)
+        for b in 0..<bins { XCTAssertEqual(Double(grid[b]), expected[b], accuracy: 1e-3, "bin \(b)") }
+    }
+
     func testEmptyWindowGivesZeros() {
         XCTAssertEqual(voxelGrid(EventPacket(), bins: 3, height: 2, width: 2), [Float](repeating: 0, count: 12))
         XCTAssertEqual(histogram(EventPacket(), height: 1, width: 2), [0, 0, 0, 0])
