@@ -26,6 +26,8 @@ extension Bench {
         var saveFrames: String?
         @Option(help: "Read frames from this HDF5 file instead of rendering.")
         var loadFrames: String?
+        @Option(help: "Frames per addFrames call (1: frame by frame, as a live stream would).")
+        var batch: Int = 25
         @Option(help: "Timed runs (after one warm-up); the median is reported.")
         var `repeat`: Int = 3
         @Flag(help: "Print one JSON object.")
@@ -62,7 +64,10 @@ extension Bench {
             let seconds = try medianSeconds(repeat: `repeat`) {
                 let simulator = EventSimulator(width: w, height: h, config: config)
                 events = 0
-                for (image, time) in zip(images, times) { events += try simulator.addFrame(image, at: time).count }
+                for start in stride(from: 0, to: images.count, by: max(batch, 1)) {
+                    let end = min(start + max(batch, 1), images.count)
+                    events += try simulator.addFrames(Array(images[start..<end]), at: Array(times[start..<end])).reduce(0) { $0 + $1.count }
+                }
             }
             let pixelFrames = Double(w * h * max(images.count - 1, 0))
             if json {
@@ -75,6 +80,7 @@ extension Bench {
                 object.add("seconds", seconds)
                 object.add("pixel_frames_per_second", pixelFrames / seconds)
                 object.add("events_per_second", Double(events) / seconds)
+                object.add("batch", batch)
                 print(object.rendered)
             } else {
                 print(String(format: "simulate: %d frames %d×%d, %@ events in %.3f s = %.1f M pixel-frames/s, %.2f M events/s",
