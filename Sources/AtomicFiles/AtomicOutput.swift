@@ -8,7 +8,9 @@ import Foundation
 /// try write(to: output.temporaryPath)
 /// try output.commit()          // rename(2) onto out.h5: atomic on one file system
 /// ```
-/// If `commit()` is never called the temporary file is removed when the value is released.
+/// If `commit()` is never called the temporary file is removed when the value is released, and
+/// an interrupt (SIGINT, SIGTERM) removes every live temporary file before the process exits
+/// with 128 + the signal number, as a shell expects.
 public final class AtomicOutput {
     public let path: String
     public let temporaryPath: String
@@ -33,6 +35,7 @@ public final class AtomicOutput {
             throw AtomicOutputError(path: path, problem: "output folder \(folder) is not writable: \(String(cString: strerror(errno)))")
         }
         close(descriptor)
+        InterruptCleanup.shared.register(temporaryPath)
     }
 
     /// Renames the finished temporary file onto `path`.
@@ -43,11 +46,13 @@ public final class AtomicOutput {
             throw AtomicOutputError(path: path, problem: "cannot move the finished file into place: \(reason)")
         }
         committed = true
+        InterruptCleanup.shared.unregister(temporaryPath)
     }
 
     /// Removes the temporary file (idempotent).
     public func discard() {
         if !committed { unlink(temporaryPath) }
+        InterruptCleanup.shared.unregister(temporaryPath)
     }
 
     deinit { discard() }
@@ -57,4 +62,45 @@ public struct AtomicOutputError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let problem: String
     public var description: String { "\(path): \(problem)" }
+}
+
+/// The temporary files of live `AtomicOutput`s, removed on SIGINT or SIGTERM. The signals are
+/// taken by dispatch sources (installed with the first output), so the cleanup runs on an
+/// ordinary thread rather than in a signal handler, where almost nothing is safe to call.
+final class InterruptCleanup: @unchecked Sendable {
+    static let shared = InterruptCleanup()
+    private let lock = NSLock()
+    private var paths = Set<String>()
+    private var sources: [DispatchSourceSignal] = []
+
+    private init() {
+        let queue = DispatchQueue(label: "evdistill.interrupt-cleanup")
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)  // the default action would kill us before the source runs
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler { [unowned self] in
+                self.lock.lock()
+                for path in self.paths { unlink(path) }
+                self.lock.unlock()
+                FileHandle.standardError.write(Data("interrupted: partial output removed\n".utf8))
+                // _exit, not exit: atexit handlers (libhdf5 closing its files) would race the
+                // thread still writing.
+                _exit(128 + signalNumber)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func register(_ path: String) {
+        lock.lock()
+        paths.insert(path)
+        lock.unlock()
+    }
+
+    func unregister(_ path: String) {
+        lock.lock()
+        paths.remove(path)
+        lock.unlock()
+    }
 }

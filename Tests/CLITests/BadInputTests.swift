@@ -1,4 +1,5 @@
 import XCTest
+import HDF5
 
 /// Every bad input of the foundation issue: exit status 1, one line on stderr naming the file,
 /// the dataset and the problem, and no output file (not even a temporary one) left behind.
@@ -80,5 +81,39 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(both.stderr.contains("exactly one of --window-ms or --window-events"), both.stderr)
         let unknown = try CLI.run(["convert", CLI.reader("dsec_blosc.h5"), "-o", "/tmp/x.h5", "--window-ms", "1", "--representation", "nope"])
         XCTAssertEqual(unknown.status, 2)
+    }
+
+    /// Ctrl-C during a conversion: exit status 130 (128 + SIGINT) and neither the output nor its
+    /// temporary file left behind.
+    func testInterruptRemovesThePartialOutput() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // 4 M events over 4 s in the plain layout: thousands of 1 ms windows, seconds of work.
+        let input = folder.appendingPathComponent("input.h5").path
+        let n = 4_000_000
+        do {
+            let file = try HDF5File(creating: input)
+            try file.write((0..<n).map { UInt16($0 % 640) }, to: "/x")
+            try file.write((0..<n).map { UInt16($0 / 640 % 480) }, to: "/y")
+            try file.write((0..<n).map { Int64($0) }, to: "/t")
+            try file.write((0..<n).map { Int8($0 % 2) }, to: "/p")
+        }
+        let out = folder.appendingPathComponent("out").path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["convert", input, "-o", out + "/out.h5", "--width", "640", "--height", "480", "--window-ms", "1", "--quiet"]
+        process.standardError = Pipe()
+        try process.run()
+        // Interrupt once the temporary file exists, i.e. once the conversion has started.
+        let deadline = Date().addingTimeInterval(30)
+        while (try FileManager.default.contentsOfDirectory(atPath: out)).isEmpty && Date() < deadline && process.isRunning {
+            usleep(1_000)
+        }
+        XCTAssertTrue(process.isRunning, "the conversion finished before it could be interrupted")
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "no partial output")
     }
 }
