@@ -51,8 +51,9 @@ public struct MutualInformationKD {
         let m = s.shape[0]
         let shuffled = (0..<m).map { ($0 + 1) % m }  // a derangement: every pair mismatched
         let tConstant = t.detachedLeaf
+        let teacherRows = t.value.scalars  // a copy: read once, not once per row
         let tShuffled = Variable(Tensor(shape: t.shape, scalars: shuffled.flatMap { row in
-            Array(t.value.scalars[(row * t.shape[1])..<((row + 1) * t.shape[1])])
+            teacherRows[(row * t.shape[1])..<((row + 1) * t.shape[1])]
         }))
         // The student's adversarial term: the discriminator's parameters receive gradient here
         // too, so the caller zeroes the discriminator's gradients before its own step.
