@@ -25,10 +25,9 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
+# shellcheck source=Tools/bench/common.sh
+source "$ROOT/Tools/bench/common.sh"
 
-VENV="$ROOT/.venv-bench"
-PY="$VENV/bin/python"
-REQ="$ROOT/Tools/bench/requirements.txt"
 BENCH="$ROOT/Tools/bench"
 DATA="$ROOT/.build/bench-data"
 RESULTS_DIR="$ROOT/.build/bench-results"
@@ -39,11 +38,7 @@ W=346
 H=260
 BINS=5
 
-log() { printf '\n== %s\n' "$*" >&2; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
 
-# Python with the two OpenBLAS variables unset, for this command only.
-py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" "$@"; }
 
 mkdir -p "$DATA" "$RESULTS_DIR"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/evdistill-bench.XXXXXX")"
@@ -55,23 +50,7 @@ OURS_JSONL="$WORK/ours.jsonl"
 
 # ---------------------------------------------------------------------------------------------
 # 1. venv
-log "python venv ($VENV)"
-if [ ! -x "$PY" ]; then
-    if ! python3 -m venv "$VENV"; then
-        # Debian's own python3 needs python3-venv for this
-        rm -rf "$VENV"
-        apt-get update -qq && apt-get install -y -qq python3-venv
-        python3 -m venv "$VENV"
-    fi
-fi
-STAMP="$VENV/.bench-requirements.sha256"
-REQ_SUM="$(sha256sum "$REQ" | cut -d' ' -f1)"
-if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$REQ_SUM" ]; then
-    py -m pip install --quiet --disable-pip-version-check -r "$REQ"
-    echo "$REQ_SUM" >"$STAMP"
-else
-    echo "requirements unchanged, venv kept" >&2
-fi
+ensure_bench_venv
 
 # ---------------------------------------------------------------------------------------------
 # 2. our binary

@@ -32,6 +32,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
+# shellcheck source=Tools/bench/common.sh
+source "$ROOT/Tools/bench/common.sh"
 
 FRAMES=500
 W=346
@@ -56,18 +58,11 @@ done
 [ "$RUNS" -ge 3 ] || { echo "--runs must be >= 3" >&2; exit 2; }
 [ "$FRAMES" -ge 2 ] || { echo "--frames must be >= 2" >&2; exit 2; }
 
-VENV="$ROOT/.venv-bench"
-PY="$VENV/bin/python"
-REQ="$ROOT/Tools/bench/requirements.txt"
 BENCH="$ROOT/Tools/bench"
 RESULTS_DIR="$ROOT/.build/bench-results"
 BIN="${BENCH_BIN:-$ROOT/.build/release/evdistill}"
 
-log() { printf '\n== %s\n' "$*" >&2; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
 
-# Python with the two OpenBLAS variables unset, for this command only.
-py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" "$@"; }
 
 mkdir -p "$RESULTS_DIR"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/evdistill-bench-sim.XXXXXX")"
@@ -76,23 +71,7 @@ FRAMES_FILE="$WORK/frames.h5"
 
 # ---------------------------------------------------------------------------------------------
 # 1. venv
-log "python venv ($VENV)"
-if [ ! -x "$PY" ]; then
-    if ! python3 -m venv "$VENV"; then
-        # Debian's own python3 needs python3-venv for this
-        rm -rf "$VENV"
-        apt-get update -qq && apt-get install -y -qq python3-venv
-        python3 -m venv "$VENV"
-    fi
-fi
-STAMP="$VENV/.bench-requirements.sha256"
-REQ_SUM="$(sha256sum "$REQ" | cut -d' ' -f1)"
-if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$REQ_SUM" ]; then
-    py -m pip install --quiet --disable-pip-version-check -r "$REQ"
-    echo "$REQ_SUM" >"$STAMP"
-else
-    echo "requirements unchanged, venv kept" >&2
-fi
+ensure_bench_venv
 
 # ---------------------------------------------------------------------------------------------
 # 2. our binary
