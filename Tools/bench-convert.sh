@@ -8,7 +8,8 @@
 #   2. swift build -c release --product evdistill        (skipped with BENCH_SKIP_BUILD=1)
 #   3. 10 M-event DSEC-layout files, zstd / lz4 / raw, cached in .build/bench-data/
 #   4. Python measurements (Tools/bench/py_bench.py)
-#   5. ours: evdistill bench voxelize / read / histogram --json, each failure reported and skipped
+#   5. ours: evdistill bench voxelize / read / histogram --json --repeat BENCH_RUNS (the median, as
+#      for Python), each failure reported and skipped
 #   6. peak RSS of `evdistill convert` on the zstd file (/usr/bin/time -v);
 #      BENCH_BIG=1 also makes a 100 M-event zstd file and measures convert on it
 #   7. summary table + ratios; all results in .build/bench-results/convert-<date>.json
@@ -125,12 +126,12 @@ run_ours() {
 if [ "$HAVE_OURS" = "1" ]; then
     log "our measurements ($BIN)"
     BENCH_HELP="$("$BIN" bench --help 2>&1 || true)"
-    run_ours voxelize "" "" -- "$BIN" bench voxelize --json --events "$N_EVENTS" --width "$W" --height "$H" --bins "$BINS"
+    run_ours voxelize "" "" -- "$BIN" bench voxelize --json --events "$N_EVENTS" --width "$W" --height "$H" --bins "$BINS" --repeat "$RUNS"
     for v in zstd lz4 raw; do
-        run_ours read "$v" "${FILE[$v]}" -- "$BIN" bench read --json --file "${FILE[$v]}"
+        run_ours read "$v" "${FILE[$v]}" -- "$BIN" bench read --json --file "${FILE[$v]}" --repeat "$RUNS"
     done
     if grep -qw histogram <<<"$BENCH_HELP"; then
-        run_ours histogram "" "" -- "$BIN" bench histogram --json --events "$N_EVENTS" --width "$W" --height "$H"
+        run_ours histogram "" "" -- "$BIN" bench histogram --json --events "$N_EVENTS" --width "$W" --height "$H" --repeat "$RUNS"
     else
         echo "evdistill bench has no histogram subcommand: skipped" >&2
     fi
