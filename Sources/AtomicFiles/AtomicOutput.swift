@@ -29,14 +29,20 @@ public final class AtomicOutput {
             throw AtomicOutputError(path: path, problem: "is a folder; give a file name")
         }
         temporaryPath = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Registered before it exists: an interrupt between open and register would miss it.
+        InterruptCleanup.shared.register(temporaryPath)
         // Create the temporary file now: permission bits do not tell root (or read-only mounts) the truth.
         let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard descriptor >= 0 else {
+            InterruptCleanup.shared.unregister(temporaryPath)
             throw AtomicOutputError(path: path, problem: "output folder \(folder) is not writable: \(String(cString: strerror(errno)))")
         }
         close(descriptor)
-        InterruptCleanup.shared.register(temporaryPath)
     }
+
+    /// Installs the SIGINT/SIGTERM handling now rather than with the first output: a program
+    /// calls this at start, so the handling is in place before any temporary file exists.
+    public static func removeTemporaryFilesOnInterrupt() { _ = InterruptCleanup.shared }
 
     /// Renames the finished temporary file onto `path`.
     public func commit() throws {

@@ -88,13 +88,13 @@ final class BadInputTests: XCTestCase {
     func testInterruptRemovesThePartialOutput() throws {
         let folder = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        // 4 M events over 4 s in the plain layout: thousands of 1 ms windows, seconds of work.
+        // 2 M events over 2 s in the plain layout: 2,000 windows of 1 ms, seconds of work.
         let input = folder.appendingPathComponent("input.h5").path
-        let n = 4_000_000
+        let n = 2_000_000
         do {
             let file = try HDF5File(creating: input)
-            try file.write((0..<n).map { UInt16($0 % 640) }, to: "/x")
-            try file.write((0..<n).map { UInt16($0 / 640 % 480) }, to: "/y")
+            try file.write((0..<n).map { UInt16($0 % 346) }, to: "/x")
+            try file.write((0..<n).map { UInt16($0 / 346 % 260) }, to: "/y")
             try file.write((0..<n).map { Int64($0) }, to: "/t")
             try file.write((0..<n).map { Int8($0 % 2) }, to: "/p")
         }
@@ -102,7 +102,8 @@ final class BadInputTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let process = Process()
         process.executableURL = CLI.executable
-        process.arguments = ["convert", input, "-o", out + "/out.h5", "--width", "640", "--height", "480", "--window-ms", "1", "--quiet"]
+        process.arguments = ["convert", input, "-o", out + "/out.h5", "--width", "346", "--height", "260", "--window-ms", "1",
+                             "--representation", "histogram", "--quiet"]
         process.standardError = Pipe()
         try process.run()
         // Interrupt once the temporary file exists, i.e. once the conversion has started.
