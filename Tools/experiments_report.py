@@ -44,7 +44,7 @@ def main(out):
             lines.append(f"| {NAMES[key]} | {statistics.mean(values):.2f} ± {std:.2f} | {len(values)} |")
     open(os.path.join(out, "results.md"), "w").write("\n".join(lines) + "\n")
 
-    # Validation mIoU per epoch, one polyline per run, coloured by configuration.
+    # Total training loss per epoch (scaled by its first epoch), one polyline per run, coloured by configuration.
     width, height, margin = 640, 360, 30
     pixels = [255] * (width * height * 3)
     colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
