@@ -23,6 +23,32 @@ struct ReaderOptions: ParsableArguments {
 
 extension EventFormatChoice: ExpressibleByArgument {}
 
+/// What every training command takes: the run folder, the schedule, the network's widths.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Run folder.")
+    var out: String
+    @Option(help: "Epochs.")
+    var epochs: Int = 10
+    @Option(help: "Samples per batch.")
+    var batchSize: Int = 8
+    @Option(help: "Initial learning rate (Adam, poly decay).")
+    var lr: Float = 2e-3
+    @Option(help: "Random seed (initialisation, shuffling, augmentation, label subsets).")
+    var seed: UInt64 = 0
+    @Option(help: "U-Net widths, comma-separated (four).")
+    var widths: String = "16,32,64,128"
+    @Flag(help: "Continue the run in --out.")
+    var resume = false
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func validate() throws {
+        guard epochs > 0, batchSize > 0, lr > 0 else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
+        let w: [Int] = try parseList(widths, "--widths")
+        guard w.count == 4, w.allSatisfy({ $0 > 0 }) else { throw ValidationError("--widths needs four positive numbers") }
+    }
+}
+
 /// Formats a count with thousands separators (1,234,567).
 func grouped(_ value: Int) -> String {
     let digits = String(value.magnitude)

@@ -35,8 +35,6 @@ struct Distill: ParsableCommand {
     var events: String
     @Option(help: "Validation split with /events and /labels.")
     var val: String
-    @Option(help: "Run folder.")
-    var out: String
     @Flag(help: "Frames and events show the same moments.")
     var paired = false
     @Option(help: "Comma-separated subset of kd,affinity,ds,dm,contrastive,mi, or none (labels only: the from-scratch baseline).")
@@ -53,20 +51,8 @@ struct Distill: ParsableCommand {
     var bmrPretrain: String?
     @Option(help: "Pre-training epochs of E2I/I2E.")
     var bmrPretrainEpochs: Int = 5
-    @Option(help: "Epochs.")
-    var epochs: Int = 10
-    @Option(help: "Samples per batch.")
-    var batchSize: Int = 8
-    @Option(help: "Initial learning rate (Adam, poly decay).")
-    var lr: Float = 2e-3
-    @Option(help: "Random seed.")
-    var seed: UInt64 = 0
-    @Option(help: "Student U-Net widths.")
-    var widths: String = "16,32,64,128"
-    @Flag(help: "Continue the run in --out.")
-    var resume = false
-    @Flag(help: "No progress output.")
-    var quiet = false
+
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         let names = losses == "none" ? [] : losses.split(separator: ",").map(String.init)
@@ -83,13 +69,12 @@ struct Distill: ParsableCommand {
             }
         }
         guard (0...1).contains(labelFraction) else { throw ValidationError("--label-fraction must be in [0, 1]") }
-        guard epochs > 0, batchSize > 0, lr > 0 else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
     }
 
     func run() throws {
         var config = DistillationConfig(teacher: teacher, images: images, events: events, val: val, paired: paired,
                                         losses: losses == "none" ? [] : losses.split(separator: ",").compactMap { DistillationLoss(rawValue: String($0)) },
-                                        epochs: epochs, batchSize: batchSize, learningRate: lr, seed: seed)
+                                        epochs: common.epochs, batchSize: common.batchSize, learningRate: common.lr, seed: common.seed)
         for pair in (weights ?? "").split(separator: ",") {
             let parts = pair.split(separator: "=")
             config.weights[String(parts[0])] = Float(parts[1])
@@ -99,24 +84,24 @@ struct Distill: ParsableCommand {
         config.bmr = !noBmr
         config.bmrPretrainData = bmrPretrain
         config.bmrPretrainEpochs = bmrPretrainEpochs
-        config.widths = try parseList(widths, "--widths")
-        let trainer = try DistillationTrainer(config: config, folder: out, resume: resume)
+        config.widths = try parseList(common.widths, "--widths")
+        let trainer = try DistillationTrainer(config: config, folder: common.out, resume: common.resume)
         try trainer.pretrainBMR { epoch, loss in
-            if !quiet { FileHandle.standardError.write(Data(String(format: "BMR pre-training epoch %d: L1 %.4f\n", epoch, loss).utf8)) }
+            if !common.quiet { FileHandle.standardError.write(Data(String(format: "BMR pre-training epoch %d: L1 %.4f\n", epoch, loss).utf8)) }
         }
         let bar = ProgressBar(label: "distill", total: (trainer.config.epochs - trainer.state.epochsDone) * trainer.stepsPerEpochCount,
-                              unit: "steps", quiet: quiet)
+                              unit: "steps", quiet: common.quiet)
         try trainer.run(onStep: { _, loss in bar.advance(note: String(format: "loss %.4f", loss)) }, onEpoch: { metrics in
-            if !quiet {
+            if !common.quiet {
                 let terms = metrics.terms.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
                 let miou = metrics.valMIoU.map { String(format: "%.2f %%", 100 * $0) } ?? "n/a"
                 FileHandle.standardError.write(Data("\nepoch \(metrics.epoch)/\(trainer.config.epochs): val mIoU \(miou); \(terms)\n".utf8))
             }
         })
         bar.finish()
-        if !quiet {
+        if !common.quiet {
             let best = trainer.state.bestMIoU.map { String(format: "%.2f %%", 100 * $0) } ?? "n/a"
-            FileHandle.standardError.write(Data("\(out)/model.safetensors: best student val mIoU \(best) (epoch \(trainer.state.bestEpoch ?? 0))\n".utf8))
+            FileHandle.standardError.write(Data("\(common.out)/model.safetensors: best student val mIoU \(best) (epoch \(trainer.state.bestEpoch ?? 0))\n".utf8))
         }
     }
 }

@@ -38,29 +38,11 @@ struct Train: ParsableCommand {
     @Option(help: "Validation split (.h5).")
     var val: String
 
-    @Option(help: "Run folder.")
-    var out: String
-
     @Option(help: "Model (only unet).")
     var model: String = "unet"
 
-    @Option(help: "Epochs.")
-    var epochs: Int = 10
-
-    @Option(help: "Samples per batch.")
-    var batchSize: Int = 8
-
-    @Option(help: "Initial learning rate (Adam).")
-    var lr: Float = 2e-3
-
     @Option(help: "Weight decay (L2, Adam).")
     var weightDecay: Float = 0
-
-    @Option(help: "Random seed (initialisation, shuffling, augmentation).")
-    var seed: UInt64 = 0
-
-    @Option(help: "U-Net widths, comma-separated.")
-    var widths: String = "16,32,64,128"
 
     @Option(help: "Per-class loss weights, comma-separated (one per class).")
     var classWeights: String?
@@ -71,17 +53,10 @@ struct Train: ParsableCommand {
     @Flag(help: "No horizontal flips.")
     var noFlip = false
 
-    @Flag(help: "Continue the run in --out.")
-    var resume = false
-
-    @Flag(help: "No progress output.")
-    var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         guard model == "unet" else { throw ValidationError("--model: only 'unet' is available") }
-        guard epochs > 0, batchSize > 0, lr > 0 else { throw ValidationError("--epochs, --batch-size and --lr must be positive") }
-        let w: [Int] = try parseList(widths, "--widths")
-        guard w.count == 4, w.allSatisfy({ $0 > 0 }) else { throw ValidationError("--widths needs four positive numbers") }
         if let crop {
             let parts = crop.lowercased().split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2, parts.allSatisfy({ $0 > 0 && $0 % 8 == 0 }) else { throw ValidationError("--crop must be HxW with multiples of 8") }
@@ -89,26 +64,26 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        var config = TrainingConfig(modality: modality, train: train, val: val, epochs: epochs, batchSize: batchSize,
-                                    learningRate: lr, seed: seed)
+        var config = TrainingConfig(modality: modality, train: train, val: val, epochs: common.epochs, batchSize: common.batchSize,
+                                    learningRate: common.lr, seed: common.seed)
         config.weightDecay = weightDecay
-        config.widths = try parseList(widths, "--widths")
+        config.widths = try parseList(common.widths, "--widths")
         config.classWeights = try classWeights.map { try parseList($0, "--class-weights") }
         if let crop {
             let parts = crop.lowercased().split(separator: "x").compactMap { Int($0) }
             (config.cropHeight, config.cropWidth) = (parts[0], parts[1])
         }
         config.flip = !noFlip
-        let trainer = try SegmentationTrainer(config: config, folder: out, resume: resume)
+        let trainer = try SegmentationTrainer(config: config, folder: common.out, resume: common.resume)
         let remaining = trainer.config.epochs - trainer.state.epochsDone
-        let bar = ProgressBar(label: "train \(modality.rawValue)", total: remaining * trainer.train.count, unit: "samples", quiet: quiet)
+        let bar = ProgressBar(label: "train \(modality.rawValue)", total: remaining * trainer.train.count, unit: "samples", quiet: common.quiet)
         var recent: [Float] = []
         try trainer.run(onStep: { samples, loss in
             recent.append(loss)
             if recent.count > 20 { recent.removeFirst() }
             bar.advance(by: samples, note: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
         }, onEpoch: { metrics in
-            if !quiet {
+            if !common.quiet {
                 let miou = metrics.valMIoU.map { String(format: "%.2f %%", 100 * $0) } ?? "n/a"
                 FileHandle.standardError.write(Data(String(format: "\nepoch %d/%d: train loss %.4f, val mIoU %@, %.1f s (%.1f samples/s)\n",
                                                            metrics.epoch, trainer.config.epochs, metrics.trainLoss, miou,
@@ -116,9 +91,9 @@ struct Train: ParsableCommand {
             }
         })
         bar.finish()
-        if !quiet {
+        if !common.quiet {
             let best = trainer.state.bestMIoU.map { String(format: "%.2f %%", 100 * $0) } ?? "n/a"
-            FileHandle.standardError.write(Data("\(out)/model.safetensors: best val mIoU \(best) (epoch \(trainer.state.bestEpoch ?? 0))\n".utf8))
+            FileHandle.standardError.write(Data("\(common.out)/model.safetensors: best val mIoU \(best) (epoch \(trainer.state.bestEpoch ?? 0))\n".utf8))
         }
     }
 }
