@@ -10,8 +10,9 @@
 #      (reinstalled only when that file changes; shared with Tools/bench-convert.sh)
 #   2. swift build -c release --product evdistill        (skipped with BENCH_SKIP_BUILD=1)
 #   3. ours renders the driving frames and saves them (evdistill bench simulate --save-frames F)
-#   4. ours, timed on the frames loaded from F (--load-frames F); its event count must equal
-#      step 3's (same frames, same seed)
+#   4. ours, timed on the frames loaded from F (--load-frames F), fed in batches of 25 frames
+#      (EventSimulator.addFrames; `--batch 1` gives the frame-by-frame figure); its event count
+#      must equal step 3's (same frames, same seed)
 #   5. numpy (Tools/bench/sim_numpy.py) on F: validation first (exact per-pixel counts against a
 #      per-pixel Python loop, Σ C·p vs the log change), then timed; two variants ("bounds": the
 #      crossing test in the intensity domain, logs of the firing pixels only; "log": logs of every
