@@ -59,13 +59,18 @@ public final class EventSimulator {
     private var lastEventTime: [Int64]
     private let hotPixels: [Int]
     private var random: SeededRandom
-    /// Event buffers, `[frame of the batch][band]`, the noise as the last band; reused.
+    /// Bands of rows for large frames (more bands than cores, because events, and so work,
+    /// gather in a few rows of a scene); one band for small ones, whose work is shorter than
+    /// waking a core.
+    private let bands: Int
+    /// Event buffers, `[frame of the batch][band]` plus the noise after the last band; reused.
     private var buffers: [[RawEventBuffer]] = []
 
     public init(width: Int, height: Int, config: SimulatorConfig = SimulatorConfig()) {
         self.width = width
         self.height = height
         self.config = config
+        bands = width * height >= 1 << 15 ? min(height, 16 * availableCores) : 1
         var random = SeededRandom(seed: config.seed)
         let n = width * height
         var on = [Float](repeating: 0, count: n), off = [Float](repeating: 0, count: n)
@@ -149,19 +154,9 @@ public final class EventSimulator {
         previousIntensity = intensity
     }
 
-    /// Bands of rows for large frames (more bands than cores, because events, and so work,
-    /// gather in a few rows of a scene); one band for small ones, whose work is shorter than
-    /// waking a core.
-    private var bandCount: Int { width * height >= 1 << 15 ? min(height, 16 * availableCores) : 1 }
-
     /// Crossings of every pixel over `frames`, band by band on all cores, into `buffers`.
     private func crossings(_ frames: [[Float]], intervals: [(Int64, Int64)]) {
-        let bands = bandCount
         while buffers.count < frames.count { buffers.append((0...bands).map { _ in RawEventBuffer() }) }
-        if buffers[0].count != bands + 1 {
-            for frame in buffers { for buffer in frame { buffer.deallocate() } }
-            buffers = frames.map { _ in (0...bands).map { _ in RawEventBuffer() } }
-        }
         let refractory = config.refractoryMicroseconds
         let epsilon = config.epsilon
         let (width, height) = (width, height)
