@@ -51,18 +51,21 @@ let package = Package(
             ]
         ),
 
+        // Assertions shared by test targets (test targets cannot import one another).
+        .target(name: "TensorTestSupport", dependencies: ["Tensor"], path: "Tests/TensorTestSupport"),
+
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
         .testTarget(name: "EventIOTests", dependencies: ["EventIO", "HDF5"]),
         .testTarget(name: "EventRepresentationsTests", dependencies: ["EventRepresentations", "EventIO", "HDF5"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "EventIO", "HDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor", "TensorTestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor", "TensorTestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Autograd", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "HDF5"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Tensor"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Tensor", "TensorTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["HDF5", "Imaging"]),
     ]
 )

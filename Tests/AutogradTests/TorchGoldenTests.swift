@@ -1,3 +1,4 @@
+import TensorTestSupport
 import XCTest
 import Autograd
 
@@ -201,16 +202,4 @@ final class TorchGoldenTests: XCTestCase {
         XCTAssertEqual(cases.subtracting(covered), [], "golden cases without a Swift test")
         XCTAssertEqual(covered.subtracting(cases), [], "Swift tests without a golden case")
     }
-}
-
-/// Asserts `ours` has the shape of `reference` and every element satisfies
-/// |ours − reference| ≤ tolerance · (1 + |reference|); reports the worst element.
-func assertMatchesReference(
-    _ ours: Tensor, _ reference: Tensor, tolerance: Float, _ what: String = "",
-    file: StaticString = #filePath, line: UInt = #line
-) {
-    XCTAssertEqual(ours.shape, reference.shape, "\(what): shape", file: file, line: line)
-    guard ours.shape == reference.shape else { return }
-    assertClose(ours.scalars.map(Double.init), reference.scalars.map(Double.init), tolerance: Double(tolerance),
-                what, file: file, line: line)
 }

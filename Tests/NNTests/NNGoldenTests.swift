@@ -1,3 +1,4 @@
+import TensorTestSupport
 import XCTest
 import NN
 
@@ -99,19 +100,4 @@ final class NNGoldenTests: XCTestCase {
         assertMatchesReference(Tensor(shape: [11], scalars: (0..<11).map { cosine.rate(atStep: $0) }),
                                try goldens.tensor("schedule.cosine").sliced(along: 0, 0..<11), tolerance: 1e-6, "cosine")
     }
-}
-
-/// |ours − reference| ≤ tolerance · (1 + |reference|) elementwise, same shape.
-func assertMatchesReference(_ ours: Tensor, _ reference: Tensor, tolerance: Float, _ what: String,
-                            file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(ours.shape, reference.shape, "\(what): shape", file: file, line: line)
-    guard ours.shape == reference.shape else { return }
-    let (a, b) = (ours.scalars, reference.scalars)
-    var worst: Float = 0, at = 0
-    for i in 0..<a.count {
-        let excess = abs(a[i] - b[i]) / (1 + abs(b[i]))
-        if !(excess <= worst) { worst = excess; at = i }
-    }
-    XCTAssertLessThanOrEqual(worst, tolerance,
-                             "\(what): element \(at) is \(a[at]), expected \(b[at])", file: file, line: line)
 }
