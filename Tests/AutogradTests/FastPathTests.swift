@@ -78,47 +78,37 @@ final class FastPathTests: XCTestCase {
     /// `batchNorm2d(..., relu: true)` is `relu(batchNorm2d(...))` in one pass: forward and all
     /// three gradients against the Double reference, in training and evaluation mode.
     func testBatchNormReLUMatchesReference() {
-        var data = TestData(seed: 78)
-        for trial in 0..<4 {
-            let shape = [data.int(1..<4), data.int(1..<5), data.int(2..<6), data.int(2..<40)]
+        checkBatchNorm(relu: true, seed: 78, trials: 4, widths: 2..<40)
+    }
+
+    func testBatchNormRandomShapesMatchReference() {
+        checkBatchNorm(relu: false, seed: 77, trials: 6, heights: 1..<5, widths: 2..<6)
+    }
+
+    /// `batchNorm2d` on random shapes, alternating training and evaluation mode, against
+    /// `Reference.batchNorm` (followed by ReLU when `relu`): forward, input and affine gradients.
+    func checkBatchNorm(relu: Bool, seed: UInt64, trials: Int, heights: Range<Int> = 2..<6, widths: Range<Int>,
+                        file: StaticString = #filePath, line: UInt = #line) {
+        var data = TestData(seed: seed)
+        for trial in 0..<trials {
+            let shape = [data.int(1..<4), data.int(1..<5), data.int(heights), data.int(widths)]
             let training = trial % 2 == 0
             let c = shape[1]
             let rm0 = data.normal([c]), rv0 = data.uniform([c], 0.3, 2)
             var rm = rm0, rv = rv0
-            checkGradients("batchNorm2d+relu trial \(trial) \(shape) training=\(training)",
+            checkGradients("batchNorm2d\(relu ? "+relu" : "") trial \(trial) \(shape) training=\(training)",
                            [data.normal(shape, scale: 3, offset: -2), data.normal([c]), data.normal([c])],
                            gradientTolerance: 1e-3, maxCheckedPerInput: 10, seed: UInt64(trial),
                            engine: { v in
                                rm = rm0; rv = rv0
                                return batchNorm2d(v[0], weight: v[1], bias: v[2], runningMean: &rm, runningVar: &rv,
-                                                  training: training, relu: true)
+                                                  training: training, relu: relu)
                            },
                            reference: { v in
-                               Reference.batchNorm(v[0], weight: v[1], bias: v[2], runningMean: DTensor(rm0),
-                                                   runningVar: DTensor(rv0), training: training).0.map { max($0, 0) }
-                           })
-        }
-    }
-
-    func testBatchNormRandomShapesMatchReference() {
-        var data = TestData(seed: 77)
-        for trial in 0..<6 {
-            let shape = [data.int(1..<4), data.int(1..<5), data.int(1..<5), data.int(2..<6)]
-            let training = trial % 2 == 0
-            let c = shape[1]
-            let rm0 = data.normal([c]), rv0 = data.uniform([c], 0.3, 2)
-            var rm = rm0, rv = rv0
-            checkGradients("batchNorm2d trial \(trial) \(shape) training=\(training)",
-                           [data.normal(shape, scale: 3, offset: -2), data.normal([c]), data.normal([c])],
-                           gradientTolerance: 1e-3, maxCheckedPerInput: 10, seed: UInt64(trial),
-                           engine: { v in
-                               rm = rm0; rv = rv0
-                               return batchNorm2d(v[0], weight: v[1], bias: v[2], runningMean: &rm, runningVar: &rv, training: training)
-                           },
-                           reference: { v in
-                               Reference.batchNorm(v[0], weight: v[1], bias: v[2], runningMean: DTensor(rm0),
-                                                   runningVar: DTensor(rv0), training: training).0
-                           })
+                               let normalised = Reference.batchNorm(v[0], weight: v[1], bias: v[2], runningMean: DTensor(rm0),
+                                                                    runningVar: DTensor(rv0), training: training).0
+                               return relu ? normalised.map { max($0, 0) } : normalised
+                           }, file: file, line: line)
         }
     }
 
