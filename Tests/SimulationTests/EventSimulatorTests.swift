@@ -158,10 +158,18 @@ final class EventSimulatorTests: XCTestCase {
     /// simulator's float expressions, events sorted by (t, y, x, p). The simulator's bounds,
     /// bands and counting sort must give exactly these events.
     func testEventsEqualThePlainPerPixelAlgorithm() throws {
+        let (frames, times) = drivingFrames(width: 64, height: 48, count: 40, seed: 4)
+        let events = try assertEventsEqualPlainAlgorithm(frames, times, width: 64, height: 48, seed: 11)
+        XCTAssertGreaterThan(events, 1000, "the scene moves, so it makes events")
+    }
+
+    /// Runs the simulator (no noise) and the plain algorithm on the same frames and compares
+    /// every packet; returns the number of events.
+    @discardableResult
+    func assertEventsEqualPlainAlgorithm(_ frames: [[Float]], _ times: [Int64], width w: Int, height h: Int, seed: UInt64,
+                                         file: StaticString = #filePath, line: UInt = #line) throws -> Int {
         var config = SimulatorConfig()
-        config.seed = 11
-        let (w, h) = (64, 48)
-        let (frames, times) = drivingFrames(width: w, height: h, count: 40, seed: 4)
+        config.seed = seed
         let simulator = EventSimulator(width: w, height: h, config: config)
         let actual = try frames.indices.map { try simulator.addFrame(frames[$0], at: times[$0]) }
 
@@ -183,12 +191,12 @@ final class EventSimulatorTests: XCTestCase {
                 }
             }
             expected.sort { ($0.t, $0.y, $0.x, $0.p) < ($1.t, $1.y, $1.x, $1.p) }
-            XCTAssertEqual(actual[k].t, expected.map(\.t), "frame \(k)")
-            XCTAssertEqual(actual[k].y, expected.map(\.y), "frame \(k)")
-            XCTAssertEqual(actual[k].x, expected.map(\.x), "frame \(k)")
-            XCTAssertEqual(actual[k].p, expected.map(\.p), "frame \(k)")
+            XCTAssertEqual(actual[k].t, expected.map(\.t), "frame \(k)", file: file, line: line)
+            XCTAssertEqual(actual[k].y, expected.map(\.y), "frame \(k)", file: file, line: line)
+            XCTAssertEqual(actual[k].x, expected.map(\.x), "frame \(k)", file: file, line: line)
+            XCTAssertEqual(actual[k].p, expected.map(\.p), "frame \(k)", file: file, line: line)
         }
-        XCTAssertGreaterThan(actual.reduce(0) { $0 + $1.count }, 1000, "the scene moves, so it makes events")
+        return actual.reduce(0) { $0 + $1.count }
     }
 
     /// Frames in batches (bands of rows on all cores, frames sorted in parallel) give exactly
@@ -228,6 +236,26 @@ final class EventSimulatorTests: XCTestCase {
         for (x, y) in zip(inputs, outputs) {
             let exact = exp(Double(x))
             XCTAssertLessThan(abs(Double(y) - exact) / exact, 4e-7, "exp(\(x))")
+        }
+    }
+
+    /// Frames an hour apart (far more µs than events) are sorted without a bucket per µs: the
+    /// events still equal the plain algorithm's, and with noise they still come out sorted.
+    func testFramesFarApartGiveSortedEvents() throws {
+        let (w, h) = (64, 48)
+        let (frames, _) = drivingFrames(width: w, height: h, count: 3, seed: 2)
+        let hour: Int64 = 3_600_000_000
+        let events = try assertEventsEqualPlainAlgorithm(frames, [0, hour, 2 * hour], width: w, height: h, seed: 4)
+        XCTAssertGreaterThan(events, 10)
+
+        var config = SimulatorConfig()
+        config.seed = 4
+        config.noiseRateOn = 0.01
+        let noisy = try EventSimulator(width: w, height: h, config: config).addFrames(frames, at: [0, hour, 2 * hour])
+        for packet in noisy.dropFirst() {
+            let keys = (0..<packet.count).map { [packet.t[$0], Int64(packet.y[$0]), Int64(packet.x[$0]), Int64(packet.p[$0])] }
+            XCTAssertEqual(keys, keys.sorted { $0.lexicographicallyPrecedes($1) })
+            XCTAssertGreaterThan(packet.count, events / 2, "noise of 0.01 Hz over an hour is in there too")
         }
     }
 }
