@@ -30,7 +30,7 @@ public func maxPool2d(_ x: Variable, kernelSize k: Int = 2, stride: Int? = nil) 
                                 let first = 2 * i * w + 2 * j
                                 var best = first, bestValue = px[top + 2 * j]
                                 @inline(__always) func consider(_ index: Int, _ v: Float) {
-                                    if !bestValue.isNaN && (v > bestValue || v.isNaN) { (best, bestValue) = (index, v) }
+                                    if maxPoolPrefers(v, over: bestValue) { (best, bestValue) = (index, v) }
                                 }
                                 consider(first + 1, px[top + 2 * j + 1])
                                 consider(first + w, px[bottom + 2 * j])
@@ -49,7 +49,7 @@ public func maxPool2d(_ x: Variable, kernelSize k: Int = 2, stride: Int? = nil) 
                                 for dj in 0..<k {
                                     let index = (i * s + di) * w + j * s + dj
                                     let v = px[src + index]
-                                    if v > bestValue || v.isNaN { best = index; bestValue = v; if v.isNaN { break } }
+                                    if maxPoolPrefers(v, over: bestValue) { best = index; bestValue = v; if v.isNaN { break } }
                                 }
                                 if bestValue.isNaN { break }
                             }
@@ -99,4 +99,11 @@ public func maxPool2d(_ x: Variable, kernelSize k: Int = 2, stride: Int? = nil) 
             }
         }
     }
+}
+
+/// PyTorch's max-pool rule, in window order: a larger value or a NaN replaces the current
+/// maximum, ties keep the first, and a NaN once chosen stays.
+@inline(__always)
+private func maxPoolPrefers(_ value: Float, over best: Float) -> Bool {
+    !best.isNaN && (value > best || value.isNaN)
 }
