@@ -29,7 +29,8 @@ let package = Package(
         .target(name: "EventIO", dependencies: ["HDF5", "CBlosc", "ParallelLoops", "AtomicFiles"]),
         .target(name: "EventRepresentations", dependencies: ["EventIO", "ParallelLoops", "CPrefetch"]),
         // The tensor / autograd engine (issue 4): OpenBLAS sgemm for the heavy math.
-        .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops"]),
+        .target(name: "CWinogradKernels"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops", "CWinogradKernels"]),
         .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops"]),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"]),
         .target(name: "Models", dependencies: ["NN", "Autograd", "Tensor"]),

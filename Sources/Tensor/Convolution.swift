@@ -1,3 +1,4 @@
+import Foundation
 import ParallelLoops
 
 /// The three products of a 2-D convolution layer (groups = 1) over a batch of NCHW images, as
@@ -16,6 +17,9 @@ import ParallelLoops
 ///
 /// Every task writes its own output block, and sums over images are formed per task and added
 /// in task order, so results do not depend on the number of cores.
+///
+/// `forward` and `weightGradient` hand 3×3 stride-1 convolutions where Winograd pays to
+/// `Winograd` (see `usesWinograd`); everything else runs as described here.
 public enum Convolution {
     /// Target size of one tile's column matrix, in floats (192 KB: under half of a Zen 3 core's
     /// L2, leaving room for OpenBLAS's packed copies). With `minimumBandColumns` measured best of
@@ -26,6 +30,26 @@ public enum Convolution {
     /// weights and reads and writes its output block, which on bands of one 32-pixel row would
     /// cost more than the product.
     public static let minimumBandColumns = 256
+
+    /// The two ways a convolution runs here.
+    public enum Algorithm: String, Sendable {
+        case im2col, winograd
+    }
+
+    /// Forces one algorithm wherever it applies (Winograd only where `Winograd.supports`), for
+    /// tests and benchmarks: `Convolution.$forcedAlgorithm.withValue(.winograd) { ... }` or
+    /// `EVDISTILL_CONV=im2col|winograd` in the environment. nil: Winograd where it pays.
+    @TaskLocal public static var forcedAlgorithm: Algorithm? =
+        ProcessInfo.processInfo.environment["EVDISTILL_CONV"].flatMap(Algorithm.init(rawValue:))
+
+    /// Whether a convolution of geometry `g` into `o` channels runs by Winograd.
+    public static func usesWinograd(_ g: ConvGeometry, outputChannels o: Int) -> Bool {
+        switch forcedAlgorithm {
+        case .im2col: false
+        case .winograd: Winograd.supports(g)
+        case nil: Winograd.pays(g, outputChannels: o)
+        }
+    }
 
     /// The output-row bands of one image: whole rows, at least `minimumBandColumns` pixels.
     public static func bands(_ g: ConvGeometry) -> [Range<Int>] {
@@ -56,6 +80,11 @@ public enum Convolution {
         weights: UnsafePointer<Float>, outputChannels o: Int, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool = false
     ) {
+        if usesWinograd(g, outputChannels: o) {
+            Winograd.forward(input: input, batch: n, geometry: g, weights: weights, outputChannels: o, bias: bias,
+                             output: output, accumulate: accumulate, relu: relu)
+            return
+        }
         let k = g.columnRows, p = g.columnCount, outW = g.outputWidth, taps = g.kernelHeight * g.kernelWidth
         let plane = g.height * g.width, imageSize = g.channels * plane
         let bands = Self.bands(g)
@@ -108,6 +137,11 @@ public enum Convolution {
         gradOutput: UnsafePointer<Float>, outputChannels o: Int,
         weightGradient: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
+        if usesWinograd(g, outputChannels: o) {
+            Winograd.weightGradient(input: input, batch: n, geometry: g, gradOutput: gradOutput, outputChannels: o,
+                                    weightGradient: weightGradient, accumulate: accumulate)
+            return
+        }
         let k = g.columnRows, p = g.columnCount, outW = g.outputWidth, taps = g.kernelHeight * g.kernelWidth
         let plane = g.height * g.width, imageSize = g.channels * plane
         let bands = Self.bands(g)

@@ -49,6 +49,28 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// Shapes where Winograd F(4×4, 3×3) runs by default, forward and both gradients (∂x through
+    /// the flipped-kernel convolution, itself by Winograd), for each padding it supports, against
+    /// the direct float64 loops; with and without bias. Forward tolerance 5e-5: the transforms
+    /// scale terms by up to 8·5 before summing, measured worst relative excess 2.0e-5 here
+    /// (im2col: under 1e-6).
+    func testConv2dWinogradShapesMatchDirectLoops() throws {
+        var data = TestData(seed: 48)
+        for padding in [0, 1, 2] {
+            let (n, c, o, h, w) = (2, 9, 10, 32, 36)
+            let geometry = try ConvGeometry(channels: c, height: h, width: w, kernelHeight: 3, kernelWidth: 3, padding: padding)
+            XCTAssertTrue(Convolution.usesWinograd(geometry, outputChannels: o), "padding \(padding): forward must take Winograd")
+            let transposed = try XCTUnwrap(geometry.inputGradientGeometry(outputChannels: o))
+            XCTAssertTrue(Convolution.usesWinograd(transposed, outputChannels: c), "padding \(padding): ∂x must take Winograd")
+            let hasBias = padding != 2
+            checkGradients("conv2d Winograd p\(padding)",
+                           [data.normal([n, c, h, w]), data.normal([o, c, 3, 3], scale: 0.3)] + (hasBias ? [data.normal([o])] : []),
+                           forwardTolerance: 5e-5, maxCheckedPerInput: 8, seed: UInt64(padding),
+                           engine: { v in conv2d(v[0], weight: v[1], bias: hasBias ? v[2] : nil, padding: padding) },
+                           reference: { v in Reference.conv2d(v[0], v[1], hasBias ? v[2] : nil, stride: 1, padding: padding, dilation: 1) })
+        }
+    }
+
     /// Ties go to the first maximum in row-major window order and NaN wins, as in PyTorch, on the
     /// unrolled 2×2 path and the general one (3×3 windows, stride 3), forward and backward.
     func testMaxPoolTiesAndNaN() {
@@ -126,7 +148,14 @@ final class FastPathTests: XCTestCase {
 
     /// OpenBLAS on 1 thread and on all cores must agree to float tolerance: our own kernels split
     /// work so that no sum depends on the split, and OpenBLAS splits sgemm over M and N only.
+    /// Both algorithms (this shape is im2col's by default).
     func testConvResultsDoNotDependOnThreadCount() {
+        for algorithm in [Convolution.Algorithm.im2col, .winograd] {
+            Convolution.$forcedAlgorithm.withValue(algorithm) { checkThreadCountIndependence() }
+        }
+    }
+
+    func checkThreadCountIndependence() {
         var data = TestData(seed: 9)
         let x = data.normal([2, 8, 24, 24]), w = data.normal([16, 8, 3, 3], scale: 0.2), b = data.normal([16])
         func run() -> [Tensor] {

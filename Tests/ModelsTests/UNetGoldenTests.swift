@@ -1,6 +1,7 @@
 import TensorTestSupport
 import XCTest
 import Models
+import Tensor
 
 /// The U-Net and the classifier of method.md §2 against PyTorch (Tests/Fixtures/engine/
 /// models.safetensors, written by Tools/engine/make_goldens.sh; torch version and seed in that
@@ -89,6 +90,42 @@ final class UNetGoldenTests: XCTestCase {
         model.eval()
         let evalLogits = withNoGrad { model(x).logits }
         assertMatchesReference(evalLogits.value, try goldens.tensor("unet.eval_logits"), tolerance: Self.forwardTolerance, "eval logits")
+    }
+
+    /// The training-mode forward (logits, features, loss) with every 3×3 convolution by Winograd
+    /// F(4×4, 3×3) (at these sizes the default takes im2col; in the benchmark's U-Net most layers
+    /// take Winograd), and the evaluation forward (BN folded into the convolutions, fused ReLU)
+    /// against the default path's. Gradients are not compared with PyTorch's here: in this
+    /// fixture a relative input perturbation of 1e-5 already moves the im2col path's gradients
+    /// above dec0 by 0.2–2 % (some discrete switch in the decoder), and Winograd's rounding
+    /// (≈ 1e-5 relative) does the same. Winograd's gradients are checked op by op instead
+    /// (TensorTests.WinogradTests, AutogradTests.FastPathTests).
+    func testUNetForwardByWinogradMatchesPyTorch() throws {
+        func loadedModel() throws -> UNet {
+            var g = SeededGenerator(seed: 3)
+            let model = UNet(inputChannels: 3, outputChannels: 3, widths: [4, 8, 16, 32], using: &g)
+            try loadState(model, prefix: "unet")
+            return model
+        }
+        let x = Variable(try goldens.tensor("unet.x"))
+        let defaultModel = try loadedModel()
+        defaultModel.eval()
+        let defaultEvalLogits = withNoGrad { defaultModel(x).logits }
+        try Convolution.$forcedAlgorithm.withValue(.winograd) {
+            let model = try loadedModel()
+            let targets = try goldens.int64s("unet.targets").values.map { Int($0) }
+            model.train()
+            let out = model(x)
+            for (name, value) in [("logits", out.logits), ("bottleneck", out.bottleneck), ("decoder", out.decoder)] {
+                assertMatchesReference(value.value, try goldens.tensor("unet.\(name)"), tolerance: Self.forwardTolerance, "Winograd: \(name)")
+            }
+            let loss = crossEntropy(out.logits, targets: targets, ignoreIndex: 255)
+            XCTAssertEqual(loss.value.scalar, try goldens.tensor("unet.loss").scalar, accuracy: 1e-5)
+            let evalModel = try loadedModel()
+            evalModel.eval()
+            let evalLogits = withNoGrad { evalModel(x).logits }
+            assertMatchesReference(evalLogits.value, defaultEvalLogits.value, tolerance: Self.forwardTolerance, "Winograd: eval logits")
+        }
     }
 
     func testClassifierForwardAndGradientsMatchPyTorch() throws {

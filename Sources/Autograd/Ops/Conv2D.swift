@@ -1,7 +1,10 @@
 import ParallelLoops
 
 /// 2-D convolution (PyTorch `F.conv2d`, cross-correlation, groups = 1) by im2col + sgemm on
-/// cache-sized bands of output rows (`Convolution`).
+/// cache-sized bands of output rows (`Convolution`), or, for 3×3 stride-1 kernels on images of
+/// at least 32×32 with at least 8 input and output channels, by Winograd F(4×4, 3×3)
+/// (`Winograd`, a quarter of the multiplies; `Convolution.usesWinograd` decides, for the
+/// forward, ∂W and the ∂x convolution separately).
 ///
 /// Shapes: `x` [N, C, H, W], `weight` [O, C, kH, kW], `bias` [O] (optional); output
 /// [N, O, outH, outW] with `out = ⌊(in + 2·padding − dilation·(k − 1) − 1) / stride⌋ + 1`.

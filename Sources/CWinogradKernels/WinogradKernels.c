@@ -1,0 +1,233 @@
+/* Tile transforms of Winograd F(4×4, 3×3): AVX2 + FMA, channels in the 8 lanes. The matrices
+ * are Lavin & Gray's (CVPR 2016): Bᵀ (input), Aᵀ (output) and A (the adjoint of Aᵀ, for ∂out).
+ * Every function is compiled for AVX2 + FMA; callers check wg_supported() first. */
+#include "WinogradKernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+int wg_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* Columns of a strip: the 4·tilesX + 2 columns tiles read, rounded up to whole 8×8 blocks. */
+static int strip_columns(int tilesX) { return (4 * tilesX + 2 + 7) / 8 * 8; }
+
+long wg_scratch_floats(int tilesX) { return 6L * strip_columns(tilesX) * 8; }
+
+/* r[i][j] ← r[j][i] for an 8×8 block held in 8 registers. */
+AVX2 static inline void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* strip[r][col][lane] = image[firstChannel + lane][firstRow + r][firstColumn + col], zero outside
+ * the image and for channels ≥ channels: 8 channel rows at a time, transposed in registers. */
+AVX2 static void build_strip(const float *image, int channels, int height, int width, int firstChannel,
+                             int firstRow, int rows, int firstColumn, int columns, float *strip) {
+    for (int r = 0; r < rows; r++) {
+        const int y = firstRow + r;
+        float *destination = strip + (long)r * columns * 8;
+        if (y < 0 || y >= height) {
+            memset(destination, 0, sizeof(float) * (size_t)columns * 8);
+            continue;
+        }
+        for (int b = 0; b < columns; b += 8) {
+            const int x0 = firstColumn + b;
+            // Lanes of columns outside 0 ..< width are masked: maskload neither reads nor faults there.
+            const __m256i column = _mm256_add_epi32(_mm256_set1_epi32(x0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            const __m256i mask = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), column),
+                                                     _mm256_cmpgt_epi32(_mm256_set1_epi32(width), column));
+            const int inside = x0 >= 0 && x0 + 8 <= width;
+            __m256 v[8];
+            for (int l = 0; l < 8; l++) {
+                const int c = firstChannel + l;
+                if (c >= channels) {
+                    v[l] = _mm256_setzero_ps();
+                    continue;
+                }
+                const float *row = image + ((long)c * height + y) * width;
+                v[l] = inside ? _mm256_loadu_ps(row + x0) : _mm256_maskload_ps(row + x0, mask);
+            }
+            transpose8(v);
+            for (int k = 0; k < 8; k++) _mm256_storeu_ps(destination + (long)(b + k) * 8, v[k]);
+        }
+    }
+}
+
+/* r = Bᵀ d, Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0],
+ *                 [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]. */
+AVX2 static inline void input_transform(const __m256 d[6], __m256 r[6]) {
+    const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), five = _mm256_set1_ps(5);
+    const __m256 sum12 = _mm256_add_ps(d[1], d[2]), diff12 = _mm256_sub_ps(d[1], d[2]);
+    const __m256 sum34 = _mm256_add_ps(d[3], d[4]), diff43 = _mm256_sub_ps(d[4], d[3]);
+    const __m256 e = _mm256_sub_ps(d[4], d[2]), f = _mm256_mul_ps(two, _mm256_sub_ps(d[3], d[1]));
+    r[0] = _mm256_fmadd_ps(four, d[0], _mm256_fnmadd_ps(five, d[2], d[4]));
+    r[1] = _mm256_fnmadd_ps(four, sum12, sum34);
+    r[2] = _mm256_fmadd_ps(four, diff12, diff43);
+    r[3] = _mm256_add_ps(e, f);
+    r[4] = _mm256_sub_ps(e, f);
+    r[5] = _mm256_fmadd_ps(four, d[1], _mm256_fnmadd_ps(five, d[3], d[5]));
+}
+
+/* y = Aᵀ m, Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]]. */
+AVX2 static inline void output_transform(const __m256 m[6], __m256 y[4]) {
+    const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), eight = _mm256_set1_ps(8);
+    const __m256 sum12 = _mm256_add_ps(m[1], m[2]), diff12 = _mm256_sub_ps(m[1], m[2]);
+    const __m256 sum34 = _mm256_add_ps(m[3], m[4]), diff34 = _mm256_sub_ps(m[3], m[4]);
+    y[0] = _mm256_add_ps(_mm256_add_ps(m[0], sum12), sum34);
+    y[1] = _mm256_fmadd_ps(two, diff34, diff12);
+    y[2] = _mm256_fmadd_ps(four, sum34, sum12);
+    y[3] = _mm256_fmadd_ps(eight, diff34, _mm256_add_ps(diff12, m[5]));
+}
+
+/* r = A d for d of 4 (A = (Aᵀ)ᵀ, 6 × 4): the adjoint of output_transform. */
+AVX2 static inline void grad_output_transform(const __m256 d[4], __m256 r[6]) {
+    const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), eight = _mm256_set1_ps(8);
+    const __m256 even = _mm256_fmadd_ps(four, d[2], d[0]), odd = _mm256_fmadd_ps(eight, d[3], _mm256_mul_ps(two, d[1]));
+    r[0] = d[0];
+    r[1] = _mm256_add_ps(_mm256_add_ps(d[0], d[1]), _mm256_add_ps(d[2], d[3]));
+    r[2] = _mm256_sub_ps(_mm256_add_ps(d[0], d[2]), _mm256_add_ps(d[1], d[3]));
+    r[3] = _mm256_add_ps(even, odd);
+    r[4] = _mm256_sub_ps(even, odd);
+    r[5] = d[3];
+}
+
+AVX2 void wg_transform_input(const float *image, int channels, int height, int width, int padding,
+                             int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                             int paddedChannels, float *scratch, float *v) {
+    const int columns = strip_columns(tilesX);
+    const long positionStride = tileCount * paddedChannels;
+    for (int group = 0; group < paddedChannels / 8; group++) {
+        for (int ty = firstTileRow; ty < firstTileRow + tileRows; ty++) {
+            build_strip(image, channels, height, width, group * 8, 4 * ty - padding, 6, -padding, columns, scratch);
+            for (int tx = 0; tx < tilesX; tx++) {
+                const long t = firstTile + (long)(ty - firstTileRow) * tilesX + tx;
+                __m256 rows[6][6];
+                for (int r = 0; r < 6; r++) {
+                    const float *base = scratch + ((long)r * columns + 4 * tx) * 8;
+                    __m256 d[6];
+                    for (int j = 0; j < 6; j++) d[j] = _mm256_loadu_ps(base + j * 8);
+                    input_transform(d, rows[r]);
+                }
+                float *out = v + t * paddedChannels + group * 8;
+                for (int l = 0; l < 6; l++) {
+                    __m256 column[6], result[6];
+                    for (int r = 0; r < 6; r++) column[r] = rows[r][l];
+                    input_transform(column, result);
+                    for (int k = 0; k < 6; k++) _mm256_storeu_ps(out + (k * 6 + l) * positionStride, result[k]);
+                }
+            }
+        }
+    }
+}
+
+AVX2 void wg_transform_grad_output(const float *grad, int channels, int height, int width,
+                                   int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                                   int paddedChannels, float *scratch, float *yhat) {
+    const int columns = strip_columns(tilesX);
+    const long positionStride = tileCount * paddedChannels;
+    for (int group = 0; group < paddedChannels / 8; group++) {
+        for (int ty = firstTileRow; ty < firstTileRow + tileRows; ty++) {
+            build_strip(grad, channels, height, width, group * 8, 4 * ty, 4, 0, columns, scratch);
+            for (int tx = 0; tx < tilesX; tx++) {
+                const long t = firstTile + (long)(ty - firstTileRow) * tilesX + tx;
+                __m256 rows[4][6];
+                for (int i = 0; i < 4; i++) {
+                    const float *base = scratch + ((long)i * columns + 4 * tx) * 8;
+                    __m256 d[4];
+                    for (int j = 0; j < 4; j++) d[j] = _mm256_loadu_ps(base + j * 8);
+                    grad_output_transform(d, rows[i]);
+                }
+                float *out = yhat + t * paddedChannels + group * 8;
+                for (int l = 0; l < 6; l++) {
+                    __m256 column[4], result[6];
+                    for (int i = 0; i < 4; i++) column[i] = rows[i][l];
+                    grad_output_transform(column, result);
+                    for (int k = 0; k < 6; k++) _mm256_storeu_ps(out + (k * 6 + l) * positionStride, result[k]);
+                }
+            }
+        }
+    }
+}
+
+/* The 4×4 outputs Aᵀ M A (+ bias) of tile t, channels group·8 ..< +8. */
+AVX2 static inline void output_tile(const float *m, long positionStride, __m256 bias, __m256 y[4][4]) {
+    __m256 partial[4][6];
+    for (int l = 0; l < 6; l++) {
+        __m256 column[6], result[4];
+        for (int k = 0; k < 6; k++) column[k] = _mm256_loadu_ps(m + (k * 6 + l) * positionStride);
+        output_transform(column, result);
+        for (int i = 0; i < 4; i++) partial[i][l] = result[i];
+    }
+    for (int i = 0; i < 4; i++) {
+        __m256 result[4];
+        output_transform(partial[i], result);
+        for (int j = 0; j < 4; j++) y[i][j] = _mm256_add_ps(result[j], bias);
+    }
+}
+
+AVX2 void wg_transform_output(const float *m, int channels, int height, int width,
+                              int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                              int paddedChannels, const float *bias, int accumulate, int relu, float *out) {
+    const long positionStride = tileCount * paddedChannels;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int group = 0; group < paddedChannels / 8; group++) {
+        const int lanes = channels - group * 8 < 8 ? channels - group * 8 : 8;
+        const __m256 b = bias ? _mm256_loadu_ps(bias + group * 8) : zero;
+        for (int ty = firstTileRow; ty < firstTileRow + tileRows; ty++) {
+            const int rowsHere = height - 4 * ty < 4 ? height - 4 * ty : 4;
+            // Two tiles side by side make rows of 8 outputs: after a transpose, one vector per channel.
+            for (int tx = 0; tx < tilesX; tx += 2) {
+                const long t = firstTile + (long)(ty - firstTileRow) * tilesX + tx;
+                __m256 y[2][4][4];
+                output_tile(m + t * paddedChannels + group * 8, positionStride, b, y[0]);
+                if (tx + 1 < tilesX) {
+                    output_tile(m + (t + 1) * paddedChannels + group * 8, positionStride, b, y[1]);
+                } else {
+                    for (int i = 0; i < 4; i++)
+                        for (int j = 0; j < 4; j++) y[1][i][j] = zero;
+                }
+                const int x0 = 4 * tx;
+                const int columnsHere = width - x0 < 8 ? width - x0 : 8;
+                for (int i = 0; i < rowsHere; i++) {
+                    __m256 r[8] = {y[0][i][0], y[0][i][1], y[0][i][2], y[0][i][3],
+                                   y[1][i][0], y[1][i][1], y[1][i][2], y[1][i][3]};
+                    transpose8(r);
+                    for (int l = 0; l < lanes; l++) {
+                        float *destination = out + ((long)(group * 8 + l) * height + 4 * ty + i) * width + x0;
+                        if (columnsHere == 8) {
+                            __m256 value = accumulate ? _mm256_add_ps(_mm256_loadu_ps(destination), r[l]) : r[l];
+                            if (relu) value = _mm256_max_ps(value, zero);
+                            _mm256_storeu_ps(destination, value);
+                        } else {
+                            float values[8];
+                            _mm256_storeu_ps(values, r[l]);
+                            for (int k = 0; k < columnsHere; k++) {
+                                float value = accumulate ? destination[k] + values[k] : values[k];
+                                destination[k] = relu && !(value > 0) ? 0 : value;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

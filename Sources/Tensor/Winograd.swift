@@ -1,0 +1,276 @@
+import CWinogradKernels
+import ParallelLoops
+
+/// 3×3 convolutions with stride 1 and dilation 1 by Winograd's minimal filtering F(4×4, 3×3)
+/// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016).
+///
+/// Each 4×4 block of outputs is `Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` over the 6×6 input tile d
+/// under it, summed over input channels. The sum over channels of the element-wise products is,
+/// for each of the 36 tile positions ξ, a matrix product `M_ξ [tiles × O] = V_ξ [tiles × C] ·
+/// U_ξ [C × O]`: 36·C·O multiplies per 16 outputs instead of im2col's 9·16·C·O, a quarter of
+/// the arithmetic, at the price of transforming tiles in and out (linear in C and in O).
+///
+/// Backward:
+/// - ∂x is again a 3×3 stride-1 convolution (of ∂out with the rotated kernel, padding 2 − p),
+///   so it runs through `forward` (see `ConvGeometry.inputGradientGeometry`);
+/// - ∂g is the adjoint of the forward formula: `∂U_ξ [C × O] = Σ_tiles V_ξᵀ · (A ∂Y Aᵀ)_ξ`,
+///   then `∂g = Gᵀ ∂U G`. The products run over tiles (K = tiles of a band), so they are long.
+///
+/// Work is split into units (`Plan`): bands of tile rows of one image, or several small images,
+/// sized so that a unit's transformed tiles (36 · tiles · (C + O) floats) stay near the core's
+/// cache; each unit transforms, multiplies (single-threaded sgemm per position, units on all
+/// cores) and transforms back while the data is warm. The tile transforms are AVX2 kernels in C
+/// (CWinogradKernels) with 8 channels in the lanes (tiles come from channel-interleaved strips
+/// of input rows, transposed 8×8 in registers), so C and O are padded to multiples of 8 inside
+/// the transformed matrices. Without AVX2 and FMA, `supports` is false and im2col runs.
+///
+/// Floating point: the transforms scale terms by up to 8 (output) and 5 (input) before summing,
+/// so results differ from a float64 sum by up to ≈ 1e-5 of the outputs' scale (im2col: ≈ 1e-6),
+/// which the tests bound. Results do not depend on the core count: units are fixed by the
+/// shapes, and the weight gradient sums fixed shares of the units in order.
+public enum Winograd {
+    /// Side of an input tile (4 outputs + 3 − 1).
+    static let tile = 6
+    /// Tile positions: the number of matrix products.
+    static let positions = 36
+    /// Channels per SIMD vector.
+    static let lanes = 8
+    /// Target floats of one unit's transformed input and output tiles (`36 · tiles · (C + O)`):
+    /// 256 K floats, 1 MB, twice a Zen 3 core's L2, measured best of 64 K–1 M on the reference
+    /// U-Net (`bench conv`: 64 K 199 ms, 128–256 K 185 ms; smaller units make short products,
+    /// each packing U_ξ for few tiles).
+    public static let bandFloats = 1 << 18
+    /// Most partial sums of the weight gradient (each 36 · C · O floats): fixed, not the core
+    /// count, so that the summation order and the result do not depend on the machine.
+    static let weightGradientShares = 8
+
+    /// Whether `forward`/`weightGradient` apply: a 3×3 kernel, stride 1, dilation 1, padding at
+    /// most 2 (so that ∂x, padding 2 − p, applies too), at least one tile.
+    public static func supports(_ g: ConvGeometry) -> Bool {
+        cpuSupported && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.dilation == 1 && g.padding <= 2
+            && g.outputHeight > 0 && g.outputWidth > 0 && g.channels > 0
+    }
+
+    /// Where Winograd beat im2col in `evdistill bench conv` (reference U-Net, batch 8): at least 8
+    /// input and output channels (below that the lanes are mostly padding; the 5-channel first
+    /// layer ran 1.5× slower) and at least 64 tiles (32×32 outputs) per image (the 16×16 layers
+    /// with 64–128 channels ran 1.3–1.6× slower: short products, U_ξ packed for few tiles).
+    public static func pays(_ g: ConvGeometry, outputChannels o: Int) -> Bool {
+        supports(g) && g.channels >= 8 && o >= 8 && ((g.outputHeight + 3) / 4) * ((g.outputWidth + 3) / 4) >= 64
+    }
+
+    /// The tile kernels (CWinogradKernels) need AVX2 and FMA; without them convolutions use im2col.
+    static let cpuSupported = wg_supported() != 0
+
+    /// How one convolution's tiles are split into units of work: a unit is a band of tile rows
+    /// of one image or, when whole images are small, several whole images. A unit's tiles form
+    /// the rows of its 36 products, so units should be long (sgemm packs U_ξ once per call) but
+    /// their transformed tiles, 36 · tiles · (C + O) floats, should stay in cache.
+    struct Plan {
+        let g: ConvGeometry
+        let outputChannels: Int
+        let tilesY: Int, tilesX: Int
+        /// C and O rounded up to multiples of `lanes`.
+        let paddedChannels: Int, paddedOutputs: Int
+        /// Each unit's images and tile rows (all rows when it has several images).
+        let units: [(images: Range<Int>, rows: Range<Int>)]
+
+        init(_ g: ConvGeometry, outputChannels o: Int, batch n: Int) {
+            self.g = g
+            outputChannels = o
+            let tilesY = (g.outputHeight + 3) / 4, tilesX = (g.outputWidth + 3) / 4
+            (self.tilesY, self.tilesX) = (tilesY, tilesX)
+            paddedChannels = (g.channels + lanes - 1) / lanes * lanes
+            paddedOutputs = (o + lanes - 1) / lanes * lanes
+            let budgetTiles = max(bandFloats / (positions * (paddedChannels + paddedOutputs)), 1)
+            if tilesY * tilesX <= budgetTiles {
+                // Whole images per unit, but at least 4 units when the batch allows, so both
+                // cores have work (the split depends on the batch only, not on the core count).
+                let perUnit = max(min(budgetTiles / (tilesY * tilesX), (n + 3) / 4), 1)
+                units = stride(from: 0, to: n, by: perUnit).map { ($0..<min($0 + perUnit, n), 0..<tilesY) }
+            } else {
+                let rowsPerBand = min(max(budgetTiles / tilesX, 1), tilesY)
+                let bands = stride(from: 0, to: tilesY, by: rowsPerBand).map { $0..<min($0 + rowsPerBand, tilesY) }
+                units = (0..<n).flatMap { image in bands.map { (image..<image + 1, $0) } }
+            }
+        }
+
+        func tiles(of unit: (images: Range<Int>, rows: Range<Int>)) -> Int { unit.images.count * unit.rows.count * tilesX }
+        var largestUnitTiles: Int { units.map { tiles(of: $0) }.max() ?? 0 }
+        var stripFloats: Int { wg_scratch_floats(Int32(tilesX)) }
+
+        /// Scratch floats of one unit: transformed inputs, transformed outputs (or ∂out), a strip.
+        var unitScratch: Int { positions * largestUnitTiles * (paddedChannels + paddedOutputs) + stripFloats }
+
+        /// V [36][tiles][Cp] of `unit`'s input tiles; `input` is the whole batch.
+        func transformInput(_ input: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
+                            strip: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) {
+            let imageSize = g.channels * g.height * g.width, tileCount = tiles(of: unit)
+            for (k, image) in unit.images.enumerated() {
+                wg_transform_input(input + image * imageSize, Int32(g.channels), Int32(g.height), Int32(g.width),
+                                   Int32(g.padding), Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
+                                   k * unit.rows.count * tilesX, tileCount, Int32(paddedChannels), strip, v)
+            }
+        }
+    }
+
+    // MARK: Forward
+
+    /// `output_n = conv3×3(input_n, weights) (+ bias)` for each image, as `Convolution.forward`
+    /// (same shapes and flags: `accumulate` adds to `output`, `relu` clamps the sum).
+    /// `weights` is [O, C, 3, 3].
+    public static func forward(
+        input: UnsafePointer<Float>, batch n: Int, geometry g: ConvGeometry,
+        weights: UnsafePointer<Float>, outputChannels o: Int, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool = false
+    ) {
+        precondition(supports(g), "Winograd.forward: needs a 3×3 kernel, stride 1, dilation 1, padding ≤ 2")
+        guard n > 0, o > 0 else { return }
+        let plan = Plan(g, outputChannels: o, batch: n)
+        let cp = plan.paddedChannels, op = plan.paddedOutputs
+        let outputSize = o * g.outputHeight * g.outputWidth
+        BufferPool.shared.withScratch(count: positions * cp * op + op) { u in
+            transformWeights(weights, outputChannels: o, channels: g.channels, paddedChannels: cp, paddedOutputs: op, into: u)
+            let paddedBias: UnsafeMutablePointer<Float>? = bias.map { bias in
+                let padded = u + positions * cp * op
+                padded.update(repeating: 0, count: op)
+                padded.update(from: bias, count: o)
+                return padded
+            }
+            let largest = plan.largestUnitTiles
+            BLAS.withThreadCount(1) {
+                parallelFor(plan.units.count) { index in
+                    let unit = plan.units[index], tiles = plan.tiles(of: unit)
+                    BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
+                        let v = scratch, m = v + positions * largest * cp, strip = m + positions * largest * op
+                        plan.transformInput(input, unit: unit, strip: strip, into: v)
+                        for xi in 0..<positions {
+                            // M_ξ [tiles × O] = V_ξ [tiles × C] · U_ξ [C × O]
+                            BLAS.sgemm(transposeA: false, transposeB: false, m: tiles, n: op, k: cp,
+                                       a: v + xi * tiles * cp, lda: cp, b: u + xi * cp * op, ldb: op,
+                                       beta: 0, c: m + xi * tiles * op, ldc: op)
+                        }
+                        for (k, image) in unit.images.enumerated() {
+                            wg_transform_output(m, Int32(o), Int32(g.outputHeight), Int32(g.outputWidth),
+                                                Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(plan.tilesX),
+                                                k * unit.rows.count * plan.tilesX, tiles, Int32(op), paddedBias,
+                                                accumulate ? 1 : 0, relu ? 1 : 0, output + image * outputSize)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `U [36][Cp][Op]`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding.
+    static func transformWeights(_ w: UnsafePointer<Float>, outputChannels o: Int, channels c: Int,
+                                 paddedChannels cp: Int, paddedOutputs op: Int, into u: UnsafeMutablePointer<Float>) {
+        u.update(repeating: 0, count: positions * cp * op)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 18 + 6) { buffer in
+            let left = buffer.baseAddress!, row = left + 18  // G g: 6 × 3
+            for oc in 0..<o {
+                for ic in 0..<c {
+                    let g = w + (oc * c + ic) * 9
+                    for b in 0..<3 { kernelTransform(g + b, stride: 3, into: left + b, stride: 3) }
+                    for k in 0..<6 {
+                        kernelTransform(left + 3 * k, stride: 1, into: row, stride: 1)
+                        for l in 0..<6 { u[((k * 6 + l) * cp + ic) * op + oc] = row[l] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `G x` for a column x of 3: G = [[1/4, 0, 0], [−1/6, −1/6, −1/6], [−1/6, 1/6, −1/6],
+    /// [1/24, 1/12, 1/6], [1/24, −1/12, 1/6], [0, 0, 1]].
+    @inline(__always)
+    static func kernelTransform(_ g: UnsafePointer<Float>, stride s: Int, into r: UnsafeMutablePointer<Float>, stride rs: Int) {
+        let g0 = g[0], g1 = g[s], g2 = g[2 * s]
+        r[0] = g0 / 4
+        r[rs] = -(g0 + g1 + g2) / 6
+        r[2 * rs] = -(g0 - g1 + g2) / 6
+        r[3 * rs] = g0 / 24 + g1 / 12 + g2 / 6
+        r[4 * rs] = g0 / 24 - g1 / 12 + g2 / 6
+        r[5 * rs] = g2
+    }
+
+    // MARK: Weight gradient
+
+    /// `∂W [O, C, 3, 3] (+)= Σ_n ∂W_n` for the convolution `forward` computes, from its input and
+    /// `gradOutput` [N, O, outH, outW], as `Convolution.weightGradient`.
+    public static func weightGradient(
+        input: UnsafePointer<Float>, batch n: Int, geometry g: ConvGeometry,
+        gradOutput: UnsafePointer<Float>, outputChannels o: Int,
+        weightGradient: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        precondition(supports(g), "Winograd.weightGradient: needs a 3×3 kernel, stride 1, dilation 1, padding ≤ 2")
+        let weightCount = o * g.channels * 9
+        guard weightCount > 0 else { return }
+        guard n > 0 else {
+            if !accumulate { weightGradient.update(repeating: 0, count: weightCount) }
+            return
+        }
+        let plan = Plan(g, outputChannels: o, batch: n)
+        let cp = plan.paddedChannels, op = plan.paddedOutputs
+        let outputSize = o * g.outputHeight * g.outputWidth
+        let shares = min(plan.units.count, weightGradientShares)
+        let partialCount = positions * cp * op
+        let largest = plan.largestUnitTiles
+        BufferPool.shared.withScratch(count: shares * partialCount) { partials in
+            BLAS.withThreadCount(1) {
+                parallelFor(shares) { share in
+                    let partial = partials + share * partialCount
+                    partial.update(repeating: 0, count: partialCount)
+                    BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
+                        let v = scratch, dy = v + positions * largest * cp, strip = dy + positions * largest * op
+                        let count = plan.units.count
+                        for unit in plan.units[(count * share / shares)..<(count * (share + 1) / shares)] {
+                            let tiles = plan.tiles(of: unit)
+                            plan.transformInput(input, unit: unit, strip: strip, into: v)
+                            for (k, image) in unit.images.enumerated() {
+                                wg_transform_grad_output(gradOutput + image * outputSize, Int32(o), Int32(g.outputHeight),
+                                                         Int32(g.outputWidth), Int32(unit.rows.lowerBound), Int32(unit.rows.count),
+                                                         Int32(plan.tilesX), k * unit.rows.count * plan.tilesX, tiles,
+                                                         Int32(op), strip, dy)
+                            }
+                            for xi in 0..<positions {
+                                // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
+                                BLAS.sgemm(transposeA: true, transposeB: false, m: cp, n: op, k: tiles,
+                                           a: v + xi * tiles * cp, lda: cp, b: dy + xi * tiles * op, ldb: op,
+                                           beta: 1, c: partial + xi * cp * op, ldc: op)
+                            }
+                        }
+                    }
+                }
+            }
+            // Shares summed in order, then ∂g = Gᵀ ∂U G per (o, c).
+            for share in 1..<max(shares, 1) {
+                let partial = partials + share * partialCount
+                for i in 0..<partialCount { partials[i] += partial[i] }
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 18 + 3) { buffer in
+                let du = buffer.baseAddress!, left = du + 36, row = left + 18  // ∂U 6 × 6, Gᵀ ∂U 3 × 6
+                for oc in 0..<o {
+                    for ic in 0..<g.channels {
+                        for xi in 0..<positions { du[xi] = partials[(xi * cp + ic) * op + oc] }
+                        for l in 0..<6 { kernelGradientTransform(du + l, stride: 6, into: left + l, stride: 6) }
+                        let dw = weightGradient + (oc * g.channels + ic) * 9
+                        for a in 0..<3 {
+                            kernelGradientTransform(left + 6 * a, stride: 1, into: row, stride: 1)
+                            for b in 0..<3 { dw[a * 3 + b] = accumulate ? dw[a * 3 + b] + row[b] : row[b] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Gᵀ u` for a column u of 6 (the adjoint of `kernelTransform`).
+    @inline(__always)
+    static func kernelGradientTransform(_ u: UnsafePointer<Float>, stride s: Int, into r: UnsafeMutablePointer<Float>, stride rs: Int) {
+        let u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s], u4 = u[4 * s], u5 = u[5 * s]
+        r[0] = u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24
+        r[rs] = (u2 - u1) / 6 + (u3 - u4) / 12
+        r[2 * rs] = (u3 + u4 - u1 - u2) / 6 + u5
+    }
+}
