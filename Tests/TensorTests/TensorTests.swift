@@ -99,6 +99,23 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    /// beta = 0 overwrites C whatever it held (NaN included: we zero C ourselves, then
+    /// accumulate) and leaves the columns past n of a wider C alone.
+    func testSgemmWithBetaZeroOverwritesOnlyTheBlock() {
+        let a = Tensor(shape: [2, 2], scalars: [1, 2, 3, 4]), b = Tensor(shape: [2, 2], scalars: [5, 6, 7, 8])
+        var c = [Float](repeating: .nan, count: 2 * 3)
+        c[2] = 42; c[5] = -1
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 2, a: pa.baseAddress!, lda: 2,
+                               b: pb.baseAddress!, ldb: 2, beta: 0, c: pc.baseAddress!, ldc: 3)
+                }
+            }
+        }
+        XCTAssertEqual(c, [19, 22, 42, 43, 50, -1])
+    }
+
     func testSgemmAccumulatesWithBetaOne() {
         let a = Tensor(shape: [1, 2], scalars: [1, 2]), b = Tensor(shape: [2, 1], scalars: [3, 4])
         var c = Tensor(shape: [1, 1], scalars: [100])
