@@ -165,32 +165,44 @@ public enum Winograd {
     /// `U [36][Cp][Op]`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding.
     static func transformWeights(_ w: UnsafePointer<Float>, outputChannels o: Int, channels c: Int,
                                  paddedChannels cp: Int, paddedOutputs op: Int, into u: UnsafeMutablePointer<Float>) {
-        u.update(repeating: 0, count: positions * cp * op)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 18 + 6) { buffer in
-            let left = buffer.baseAddress!, row = left + 18  // G g: 6 × 3
-            for oc in 0..<o {
-                for ic in 0..<c {
-                    let g = w + (oc * c + ic) * 9
-                    for b in 0..<3 { kernelTransform(g + b, stride: 3, into: left + b, stride: 3) }
-                    for k in 0..<6 {
-                        kernelTransform(left + 3 * k, stride: 1, into: row, stride: 1)
-                        for l in 0..<6 { u[((k * 6 + l) * cp + ic) * op + oc] = row[l] }
+        // Input channels split over the cores (each owns its rows of every U_ξ); o innermost, so
+        // each row is written in order.
+        parallelRanges(cp, minimumPart: 8) { _, channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 18 + 6) { buffer in
+                let left = buffer.baseAddress!, row = left + 18  // G g: 6 × 3
+                for ic in channels {
+                    for xi in 0..<positions {
+                        let padding = ic < c ? o : 0
+                        (u + (xi * cp + ic) * op + padding).update(repeating: 0, count: op - padding)
+                    }
+                    guard ic < c else { continue }
+                    for oc in 0..<o {
+                        let g = w + (oc * c + ic) * 9
+                        for b in 0..<3 { kernelTransform(g + b, stride: 3, into: left + b, stride: 3) }
+                        for k in 0..<6 {
+                            kernelTransform(left + 3 * k, stride: 1, into: row, stride: 1)
+                            for l in 0..<6 { u[((k * 6 + l) * cp + ic) * op + oc] = row[l] }
+                        }
                     }
                 }
             }
         }
     }
 
+    static let sixth: Float = 1.0 / 6, twelfth: Float = 1.0 / 12, twentyFourth: Float = 1.0 / 24
+
     /// `G x` for a column x of 3: G = [[1/4, 0, 0], [−1/6, −1/6, −1/6], [−1/6, 1/6, −1/6],
     /// [1/24, 1/12, 1/6], [1/24, −1/12, 1/6], [0, 0, 1]].
     @inline(__always)
     static func kernelTransform(_ g: UnsafePointer<Float>, stride s: Int, into r: UnsafeMutablePointer<Float>, stride rs: Int) {
+        // Products with rounded reciprocals, not divisions: divss made the weight transform 2 %
+        // of a training step (it runs for every forward and ∂x convolution).
         let g0 = g[0], g1 = g[s], g2 = g[2 * s]
-        r[0] = g0 / 4
-        r[rs] = -(g0 + g1 + g2) / 6
-        r[2 * rs] = -(g0 - g1 + g2) / 6
-        r[3 * rs] = g0 / 24 + g1 / 12 + g2 / 6
-        r[4 * rs] = g0 / 24 - g1 / 12 + g2 / 6
+        r[0] = 0.25 * g0
+        r[rs] = -(g0 + g1 + g2) * sixth
+        r[2 * rs] = -(g0 - g1 + g2) * sixth
+        r[3 * rs] = g0 * twentyFourth + g1 * twelfth + g2 * sixth
+        r[4 * rs] = g0 * twentyFourth - g1 * twelfth + g2 * sixth
         r[5 * rs] = g2
     }
 
@@ -250,8 +262,9 @@ public enum Winograd {
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 18 + 3) { buffer in
                 let du = buffer.baseAddress!, left = du + 36, row = left + 18  // ∂U 6 × 6, Gᵀ ∂U 3 × 6
-                for oc in 0..<o {
-                    for ic in 0..<g.channels {
+                // o innermost: each position's row of ∂U is read in order.
+                for ic in 0..<g.channels {
+                    for oc in 0..<o {
                         for xi in 0..<positions { du[xi] = partials[(xi * cp + ic) * op + oc] }
                         for l in 0..<6 { kernelGradientTransform(du + l, stride: 6, into: left + l, stride: 6) }
                         let dw = weightGradient + (oc * g.channels + ic) * 9
@@ -269,8 +282,8 @@ public enum Winograd {
     @inline(__always)
     static func kernelGradientTransform(_ u: UnsafePointer<Float>, stride s: Int, into r: UnsafeMutablePointer<Float>, stride rs: Int) {
         let u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s], u4 = u[4 * s], u5 = u[5 * s]
-        r[0] = u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24
-        r[rs] = (u2 - u1) / 6 + (u3 - u4) / 12
-        r[2 * rs] = (u3 + u4 - u1 - u2) / 6 + u5
+        r[0] = 0.25 * u0 - (u1 + u2) * sixth + (u3 + u4) * twentyFourth
+        r[rs] = (u2 - u1) * sixth + (u3 - u4) * twelfth
+        r[2 * rs] = (u3 + u4 - u1 - u2) * sixth + u5
     }
 }
