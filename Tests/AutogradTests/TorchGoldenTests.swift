@@ -72,6 +72,17 @@ final class TorchGoldenTests: XCTestCase {
 
     // MARK: convolution and batch norm
 
+    /// The 3×3 golden case with Winograd F(4×4, 3×3) forced (it is im2col's by default at this
+    /// size): forward, ∂x (the flipped-kernel convolution, also by Winograd), ∂w, ∂b. Tolerance
+    /// 5e-5: the transforms' rounding is ≈ 10× im2col's.
+    func testConv2dByWinogradMatchesPyTorch() throws {
+        try Convolution.$forcedAlgorithm.withValue(.winograd) {
+            try golden("conv3x3", tolerance: 5e-5, gradientTolerance: 5e-5) {
+                conv2d($0["x"]!, weight: $0["w"]!, bias: $0["b"]!, stride: 1, padding: 1)
+            }
+        }
+    }
+
     func testConv2d() throws {
         try golden("conv3x3") { conv2d($0["x"]!, weight: $0["w"]!, bias: $0["b"]!, stride: 1, padding: 1) }
         try golden("conv_s2_d2") { conv2d($0["x"]!, weight: $0["w"]!, stride: 2, padding: 2, dilation: 2) }
