@@ -88,6 +88,42 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// The vectorised 2×2 pooling (8 outputs at a time, then a scalar tail) against PyTorch's rule
+    /// written out plainly, on rows of 2·19 inputs with many ties (values from {−1, 0, 1}) and
+    /// some NaNs: values, and the gradient routed to each window's winner.
+    func testMaxPool2x2VectorPathMatchesPlainRule() {
+        var generator = SeededGenerator(seed: 61)
+        let (n, c, h, w) = (2, 3, 6, 39)
+        let scalars: [Float] = (0..<(n * c * h * w)).map { _ in
+            let r = generator.next() % 40
+            return r == 0 ? .nan : Float(Int(r % 3) - 1)
+        }
+        let x = Variable(Tensor(shape: [n, c, h, w], scalars: scalars), requiresGrad: true)
+        let y = maxPool2d(x, kernelSize: 2)
+        let (oh, ow) = (h / 2, w / 2)
+        let g = Tensor(shape: [n, c, oh, ow], scalars: (0..<(n * c * oh * ow)).map { Float($0 + 1) })
+        y.backward(g)
+        var expectedValues: [Float] = [], expectedGrad = [Float](repeating: 0, count: scalars.count)
+        for plane in 0..<(n * c) {
+            for i in 0..<oh {
+                for j in 0..<ow {
+                    var best = plane * h * w + 2 * i * w + 2 * j
+                    for index in [best + 1, best + w, best + w + 1] {
+                        let (v, b) = (scalars[index], scalars[best])
+                        if !b.isNaN && (v > b || v.isNaN) { best = index }
+                    }
+                    expectedValues.append(scalars[best])
+                    expectedGrad[best] = g.scalars[expectedValues.count - 1]
+                }
+            }
+        }
+        XCTAssertTrue(expectedValues.contains { $0.isNaN }, "the input must put NaN in some windows")
+        XCTAssertEqual(y.value.scalars.map(\.bitPattern), expectedValues.map(\.bitPattern))
+        XCTAssertEqual(x.grad?.scalars, expectedGrad)
+        let inference = withNoGrad { maxPool2d(Variable(Tensor(shape: [n, c, h, w], scalars: scalars)), kernelSize: 2) }
+        XCTAssertEqual(inference.value.scalars.map(\.bitPattern), expectedValues.map(\.bitPattern))
+    }
+
     /// `conv2d(..., relu: true)` is `relu(conv2d(...))`, forward and gradients.
     func testConv2dWithReLUMatchesReference() {
         var data = TestData(seed: 12)
