@@ -165,23 +165,30 @@ public enum Winograd {
     /// `U [36][Cp][Op]`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding.
     static func transformWeights(_ w: UnsafePointer<Float>, outputChannels o: Int, channels c: Int,
                                  paddedChannels cp: Int, paddedOutputs op: Int, into u: UnsafeMutablePointer<Float>) {
-        // Input channels split over the cores (each owns its rows of every U_ξ); o innermost, so
-        // each row is written in order.
+        // Input channels split over the cores (each owns its rows of every U_ξ); 8 output
+        // channels per vector, so each row of U_ξ is written 8 floats at a time, in order.
         parallelRanges(cp, minimumPart: 8) { _, channels in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 18 + 6) { buffer in
-                let left = buffer.baseAddress!, row = left + 18  // G g: 6 × 3
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 9 + 18 + 6) { buffer in
+                let g = buffer.baseAddress!, left = g + 9, row = left + 18  // g 3 × 3, G g 6 × 3, a row of U
                 for ic in channels {
-                    for xi in 0..<positions {
-                        let padding = ic < c ? o : 0
-                        (u + (xi * cp + ic) * op + padding).update(repeating: 0, count: op - padding)
+                    guard ic < c else {
+                        for xi in 0..<positions { (u + (xi * cp + ic) * op).update(repeating: 0, count: op) }
+                        continue
                     }
-                    guard ic < c else { continue }
-                    for oc in 0..<o {
-                        let g = w + (oc * c + ic) * 9
+                    for group in 0..<(op / lanes) {
+                        // g[t][lane] = w[o = 8·group + lane][ic][t], zero past the last output channel.
+                        for t in 0..<9 { g[t] = SIMD8<Float>() }
+                        for lane in 0..<min(lanes, o - group * lanes) {
+                            let source = w + ((group * lanes + lane) * c + ic) * 9
+                            for t in 0..<9 { g[t][lane] = source[t] }
+                        }
                         for b in 0..<3 { kernelTransform(g + b, stride: 3, into: left + b, stride: 3) }
                         for k in 0..<6 {
                             kernelTransform(left + 3 * k, stride: 1, into: row, stride: 1)
-                            for l in 0..<6 { u[((k * 6 + l) * cp + ic) * op + oc] = row[l] }
+                            for l in 0..<6 {
+                                UnsafeMutableRawPointer(u + ((k * 6 + l) * cp + ic) * op + group * lanes)
+                                    .storeBytes(of: row[l], as: SIMD8<Float>.self)
+                            }
                         }
                     }
                 }
@@ -194,7 +201,8 @@ public enum Winograd {
     /// `G x` for a column x of 3: G = [[1/4, 0, 0], [−1/6, −1/6, −1/6], [−1/6, 1/6, −1/6],
     /// [1/24, 1/12, 1/6], [1/24, −1/12, 1/6], [0, 0, 1]].
     @inline(__always)
-    static func kernelTransform(_ g: UnsafePointer<Float>, stride s: Int, into r: UnsafeMutablePointer<Float>, stride rs: Int) {
+    static func kernelTransform(_ g: UnsafePointer<SIMD8<Float>>, stride s: Int, into r: UnsafeMutablePointer<SIMD8<Float>>,
+                                stride rs: Int) {
         // Products with rounded reciprocals, not divisions: divss made the weight transform 2 %
         // of a training step (it runs for every forward and ∂x convolution).
         let g0 = g[0], g1 = g[s], g2 = g[2 * s]
