@@ -74,7 +74,7 @@ AVX2 static void build_strip(const float *image, int channels, int height, int w
 
 /* r = Bᵀ d, Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0],
  *                 [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]. */
-AVX2 static inline void input_transform(const __m256 d[6], __m256 r[6]) {
+AVX2 static inline void input_transform(const __m256 *d, __m256 r[6]) {
     const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), five = _mm256_set1_ps(5);
     const __m256 sum12 = _mm256_add_ps(d[1], d[2]), diff12 = _mm256_sub_ps(d[1], d[2]);
     const __m256 sum34 = _mm256_add_ps(d[3], d[4]), diff43 = _mm256_sub_ps(d[4], d[3]);
@@ -99,7 +99,7 @@ AVX2 static inline void output_transform(const __m256 m[6], __m256 y[4]) {
 }
 
 /* r = A d for d of 4 (A = (Aᵀ)ᵀ, 6 × 4): the adjoint of output_transform. */
-AVX2 static inline void grad_output_transform(const __m256 d[4], __m256 r[6]) {
+AVX2 static inline void grad_output_transform(const __m256 *d, __m256 r[6]) {
     const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), eight = _mm256_set1_ps(8);
     const __m256 even = _mm256_fmadd_ps(four, d[2], d[0]), odd = _mm256_fmadd_ps(eight, d[3], _mm256_mul_ps(two, d[1]));
     r[0] = d[0];
@@ -110,62 +110,54 @@ AVX2 static inline void grad_output_transform(const __m256 d[4], __m256 r[6]) {
     r[5] = d[3];
 }
 
-AVX2 void wg_transform_input(const float *image, int channels, int height, int width, int padding,
-                             int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
-                             int paddedChannels, float *scratch, float *v) {
+/* The 6×6 transforms of the side × side tiles of a band (6 input rows for the input, 4 output
+ * rows for ∂out), from channel-interleaved strips of those rows: `transform` along each row of
+ * the tile, then down each of the 6 resulting columns; position k·6 + l goes to
+ * out[(k·6 + l)·tileCount + t][channels]. */
+typedef void (*tile_transform)(const __m256 *in, __m256 out[6]);
+
+AVX2 __attribute__((always_inline)) static inline void transform_tiles(
+    const float *image, int channels, int height, int width, int firstTileRow, int tileRows, int tilesX,
+    long firstTile, long tileCount, int paddedChannels, int side, int offset, tile_transform transform,
+    float *scratch, float *out) {
     const int columns = strip_columns(tilesX);
     const long positionStride = tileCount * paddedChannels;
     for (int group = 0; group < paddedChannels / 8; group++) {
         for (int ty = firstTileRow; ty < firstTileRow + tileRows; ty++) {
-            build_strip(image, channels, height, width, group * 8, 4 * ty - padding, 6, -padding, columns, scratch);
+            build_strip(image, channels, height, width, group * 8, 4 * ty + offset, side, offset, columns, scratch);
             for (int tx = 0; tx < tilesX; tx++) {
                 const long t = firstTile + (long)(ty - firstTileRow) * tilesX + tx;
                 __m256 rows[6][6];
-                for (int r = 0; r < 6; r++) {
+                for (int r = 0; r < side; r++) {
                     const float *base = scratch + ((long)r * columns + 4 * tx) * 8;
                     __m256 d[6];
-                    for (int j = 0; j < 6; j++) d[j] = _mm256_loadu_ps(base + j * 8);
-                    input_transform(d, rows[r]);
+                    for (int j = 0; j < side; j++) d[j] = _mm256_loadu_ps(base + j * 8);
+                    transform(d, rows[r]);
                 }
-                float *out = v + t * paddedChannels + group * 8;
+                float *destination = out + t * paddedChannels + group * 8;
                 for (int l = 0; l < 6; l++) {
                     __m256 column[6], result[6];
-                    for (int r = 0; r < 6; r++) column[r] = rows[r][l];
-                    input_transform(column, result);
-                    for (int k = 0; k < 6; k++) _mm256_storeu_ps(out + (k * 6 + l) * positionStride, result[k]);
+                    for (int r = 0; r < side; r++) column[r] = rows[r][l];
+                    transform(column, result);
+                    for (int k = 0; k < 6; k++) _mm256_storeu_ps(destination + (k * 6 + l) * positionStride, result[k]);
                 }
             }
         }
     }
 }
 
+AVX2 void wg_transform_input(const float *image, int channels, int height, int width, int padding,
+                             int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                             int paddedChannels, float *scratch, float *v) {
+    transform_tiles(image, channels, height, width, firstTileRow, tileRows, tilesX, firstTile, tileCount,
+                    paddedChannels, 6, -padding, input_transform, scratch, v);
+}
+
 AVX2 void wg_transform_grad_output(const float *grad, int channels, int height, int width,
                                    int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
                                    int paddedChannels, float *scratch, float *yhat) {
-    const int columns = strip_columns(tilesX);
-    const long positionStride = tileCount * paddedChannels;
-    for (int group = 0; group < paddedChannels / 8; group++) {
-        for (int ty = firstTileRow; ty < firstTileRow + tileRows; ty++) {
-            build_strip(grad, channels, height, width, group * 8, 4 * ty, 4, 0, columns, scratch);
-            for (int tx = 0; tx < tilesX; tx++) {
-                const long t = firstTile + (long)(ty - firstTileRow) * tilesX + tx;
-                __m256 rows[4][6];
-                for (int i = 0; i < 4; i++) {
-                    const float *base = scratch + ((long)i * columns + 4 * tx) * 8;
-                    __m256 d[4];
-                    for (int j = 0; j < 4; j++) d[j] = _mm256_loadu_ps(base + j * 8);
-                    grad_output_transform(d, rows[i]);
-                }
-                float *out = yhat + t * paddedChannels + group * 8;
-                for (int l = 0; l < 6; l++) {
-                    __m256 column[4], result[6];
-                    for (int i = 0; i < 4; i++) column[i] = rows[i][l];
-                    grad_output_transform(column, result);
-                    for (int k = 0; k < 6; k++) _mm256_storeu_ps(out + (k * 6 + l) * positionStride, result[k]);
-                }
-            }
-        }
-    }
+    transform_tiles(grad, channels, height, width, firstTileRow, tileRows, tilesX, firstTile, tileCount,
+                    paddedChannels, 4, 0, grad_output_transform, scratch, yhat);
 }
 
 /* The 4×4 outputs Aᵀ M A (+ bias) of tile t, channels group·8 ..< +8. */
