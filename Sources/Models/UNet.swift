@@ -190,9 +190,9 @@ public final class UNet: Module {
         enginePrecondition(x.shape[2] % 8 == 0 && x.shape[3] % 8 == 0,
                            "UNet: input height and width must be divisible by 8 (pad or crop), got \(x.shape[2])×\(x.shape[3])")
         let e = encoder(x)
-        let d2 = dec2(concat([upsampleBilinear(e[3], scaleFactor: 2), e[2]]))
-        let d1 = dec1(concat([upsampleBilinear(d2, scaleFactor: 2), e[1]]))
-        let d0 = dec0(concat([upsampleBilinear(d1, scaleFactor: 2), e[0]]))
+        let d2 = dec2(upsampleConcat(e[3], e[2]))
+        let d1 = dec1(upsampleConcat(d2, e[1]))
+        let d0 = dec0(upsampleConcat(d1, e[0]))
         return Output(logits: head(d0), bottleneck: e[3], decoder: d0)
     }
 }

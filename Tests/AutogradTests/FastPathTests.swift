@@ -124,6 +124,36 @@ final class FastPathTests: XCTestCase {
         XCTAssertEqual(inference.value.scalars.map(\.bitPattern), expectedValues.map(\.bitPattern))
     }
 
+    /// `upsampleConcat(x, skip)` is `concat([upsampleBilinear(x), skip])`: bit for bit against
+    /// the two ops (same kernels), gradients added to existing ones included, and against the
+    /// float64 reference with finite differences; scale factors 2 and 3.
+    func testUpsampleConcatIsUpsampleThenConcat() {
+        var data = TestData(seed: 73)
+        for (scale, shape, skipChannels) in [(2, [2, 3, 5, 7], 4), (3, [1, 2, 3, 4], 1)] {
+            let x = data.normal(shape)
+            let skip = data.normal([shape[0], skipChannels, shape[2] * scale, shape[3] * scale])
+            let earlier = data.normal(shape)
+            func run(_ fused: Bool) -> [Tensor] {
+                let vx = Variable(x, requiresGrad: true), vs = Variable(skip, requiresGrad: true)
+                vx.grad = earlier  // the gradient must be added to what is there
+                let y = fused ? upsampleConcat(vx, vs, scaleFactor: scale)
+                              : concat([upsampleBilinear(vx, scaleFactor: scale), vs])
+                y.backward(Tensor(shape: y.shape, scalars: (0..<y.value.count).map { Float($0 % 13) - 6 }))
+                return [y.value, vx.grad ?? Tensor(0), vs.grad ?? Tensor(0)]
+            }
+            for (fused, composite) in zip(run(true), run(false)) {
+                XCTAssertEqual(fused.shape, composite.shape)
+                XCTAssertEqual(fused.scalars, composite.scalars, "scale \(scale)")
+            }
+            checkGradients("upsampleConcat ×\(scale)", [x, skip], maxCheckedPerInput: 12,
+                           engine: { upsampleConcat($0[0], $0[1], scaleFactor: scale) },
+                           reference: { v in
+                               Reference.concat([Reference.upsampleBilinear(v[0], outputHeight: shape[2] * scale, outputWidth: shape[3] * scale), v[1]],
+                                                axis: 1)
+                           })
+        }
+    }
+
     /// `conv2d(..., relu: true)` is `relu(conv2d(...))`, forward and gradients.
     func testConv2dWithReLUMatchesReference() {
         var data = TestData(seed: 12)

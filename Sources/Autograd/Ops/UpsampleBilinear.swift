@@ -17,55 +17,113 @@ public func upsampleBilinear(_ x: Variable, outputHeight: Int, outputWidth: Int)
     enginePrecondition(x.rank == 4, "upsampleBilinear: input must be [N, C, H, W], got \(x.shape)")
     enginePrecondition(outputHeight >= 1 && outputWidth >= 1, "upsampleBilinear: output size must be ≥ 1")
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let rows = BilinearTaps(inputSize: h, outputSize: outputHeight)
-    let cols = BilinearTaps(inputSize: w, outputSize: outputWidth)
-    let oh = outputHeight, ow = outputWidth
-    let planes = n * c
+    let resampler = BilinearResampler(height: h, width: w, outputHeight: outputHeight, outputWidth: outputWidth)
+    let (oh, ow) = (outputHeight, outputWidth)
     let out = Tensor(shape: [n, c, oh, ow]) { po in
         x.value.withUnsafeBufferPointer { px in
             guard let px = px.baseAddress, let po = po.baseAddress else { return }
-            parallelFor(planes) { plane in
-                BufferPool.shared.withScratch(count: h * ow) { wide in
-                    let src = px + plane * h * w, dst = po + plane * oh * ow
-                    cols.withTables { lower, upper, lowerWeight, upperWeight in
-                        for r in 0..<h {
-                            let row = src + r * w, out = wide + r * ow
-                            for j in 0..<ow { out[j] = lowerWeight[j] * row[lower[j]] + upperWeight[j] * row[upper[j]] }
-                        }
-                    }
-                    for i in 0..<oh {
-                        let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, out = dst + i * ow
-                        let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
-                        for j in 0..<ow { out[j] = a0 * r0[j] + a1 * r1[j] }
-                    }
-                }
-            }
+            resampler.forward(planes: n * c, source: { px + $0 * h * w }, destination: { po + $0 * oh * ow })
         }
     }
     return Variable.result(out, op: "upsampleBilinear", inputs: [x]) { g in
         g.withUnsafeBufferPointer { pg in
             x.withGradBuffer { gx in
                 guard let pg = pg.baseAddress, let gx = gx.baseAddress else { return }
-                parallelFor(planes) { plane in
-                    BufferPool.shared.withScratch(count: h * ow) { wide in
-                        wide.update(repeating: 0, count: h * ow)
-                        let src = pg + plane * oh * ow, dst = gx + plane * h * w
-                        // Adjoint of the row blend: each output row adds into its two resampled rows.
-                        for i in 0..<oh {
-                            let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, gi = src + i * ow
-                            let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
-                            for j in 0..<ow { r0[j] += a0 * gi[j] }
-                            for j in 0..<ow { r1[j] += a1 * gi[j] }
-                        }
-                        // Adjoint of the width resampling.
-                        cols.withTables { lower, upper, lowerWeight, upperWeight in
-                            for r in 0..<h {
-                                let row = dst + r * w, gw = wide + r * ow
-                                for j in 0..<ow {
-                                    row[lower[j]] += lowerWeight[j] * gw[j]
-                                    row[upper[j]] += upperWeight[j] * gw[j]
-                                }
-                            }
+                resampler.backward(planes: n * c, gradient: { pg + $0 * oh * ow }, inputGradient: { gx + $0 * h * w })
+            }
+        }
+    }
+}
+
+/// `concat([upsampleBilinear(x, scaleFactor:), skip], axis: 1)`, the U-Net decoder's input,
+/// without the upsampled tensor: the resampling writes straight into the first channels of the
+/// result and its backward reads them straight from G (concat would copy both ways).
+///
+/// Shapes: `x` [N, Cx, H, W], `skip` [N, Cs, H·scale, W·scale] → [N, Cx + Cs, H·scale, W·scale].
+public func upsampleConcat(_ x: Variable, _ skip: Variable, scaleFactor: Int = 2) -> Variable {
+    enginePrecondition(x.rank == 4 && skip.rank == 4, "upsampleConcat: inputs must be [N, C, H, W], got \(x.shape) and \(skip.shape)")
+    let (n, cx, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (cs, oh, ow) = (skip.shape[1], skip.shape[2], skip.shape[3])
+    enginePrecondition(scaleFactor >= 1 && skip.shape[0] == n && oh == h * scaleFactor && ow == w * scaleFactor,
+                       "upsampleConcat: skip \(skip.shape) must be [\(n), C, \(h * scaleFactor), \(w * scaleFactor)] for x \(x.shape) ×\(scaleFactor)")
+    let resampler = BilinearResampler(height: h, width: w, outputHeight: oh, outputWidth: ow)
+    let plane = oh * ow, channels = cx + cs
+    // Plane p of x (image p / cx, channel p % cx) is plane (p / cx)·(Cx + Cs) + p % cx of the result.
+    let joined = { (p: Int) in ((p / cx) * channels + p % cx) * plane }
+    let out = Tensor(shape: [n, channels, oh, ow]) { po in
+        x.value.withUnsafeBufferPointer { px in
+            skip.value.withUnsafeBufferPointer { ps in
+                guard let px = px.baseAddress, let ps = ps.baseAddress, let po = po.baseAddress else { return }
+                resampler.forward(planes: n * cx, source: { px + $0 * h * w }, destination: { po + joined($0) })
+                parallelFor(n) { image in (po + (image * channels + cx) * plane).update(from: ps + image * cs * plane, count: cs * plane) }
+            }
+        }
+    }
+    return Variable.result(out, op: "upsampleConcat", inputs: [x, skip]) { g in
+        if skip.requiresGrad { skip.accumulateGrad(g.sliced(along: 1, cx..<channels)) }
+        guard x.requiresGrad else { return }
+        g.withUnsafeBufferPointer { pg in
+            x.withGradBuffer { gx in
+                guard let pg = pg.baseAddress, let gx = gx.baseAddress else { return }
+                resampler.backward(planes: n * cx, gradient: { pg + joined($0) }, inputGradient: { gx + $0 * h * w })
+            }
+        }
+    }
+}
+
+/// The separable bilinear kernels of `upsampleBilinear`, over planes found by address, so that
+/// `upsampleConcat` can read and write planes inside a larger tensor.
+struct BilinearResampler {
+    let h: Int, w: Int, oh: Int, ow: Int
+    let rows: BilinearTaps, cols: BilinearTaps
+
+    init(height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
+        (h, w, oh, ow) = (height, width, outputHeight, outputWidth)
+        rows = BilinearTaps(inputSize: height, outputSize: outputHeight)
+        cols = BilinearTaps(inputSize: width, outputSize: outputWidth)
+    }
+
+    /// Resamples planes `0 ..< planes` (each [h, w] at `source(p)`) into [oh, ow] at `destination(p)`.
+    func forward(planes: Int, source: (Int) -> UnsafePointer<Float>, destination: (Int) -> UnsafeMutablePointer<Float>) {
+        parallelFor(planes) { plane in
+            BufferPool.shared.withScratch(count: h * ow) { wide in
+                let src = source(plane), dst = destination(plane)
+                cols.withTables { lower, upper, lowerWeight, upperWeight in
+                    for r in 0..<h {
+                        let row = src + r * w, out = wide + r * ow
+                        for j in 0..<ow { out[j] = lowerWeight[j] * row[lower[j]] + upperWeight[j] * row[upper[j]] }
+                    }
+                }
+                for i in 0..<oh {
+                    let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, out = dst + i * ow
+                    let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
+                    for j in 0..<ow { out[j] = a0 * r0[j] + a1 * r1[j] }
+                }
+            }
+        }
+    }
+
+    /// Adds the adjoint of `forward` for G at `gradient(p)` into `inputGradient(p)`; one plane per
+    /// task because neighbouring outputs share inputs.
+    func backward(planes: Int, gradient: (Int) -> UnsafePointer<Float>, inputGradient: (Int) -> UnsafeMutablePointer<Float>) {
+        parallelFor(planes) { plane in
+            BufferPool.shared.withScratch(count: h * ow) { wide in
+                wide.update(repeating: 0, count: h * ow)
+                let src = gradient(plane), dst = inputGradient(plane)
+                // Adjoint of the row blend: each output row adds into its two resampled rows.
+                for i in 0..<oh {
+                    let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, gi = src + i * ow
+                    let a0 = rows.lowerWeight[i], a1 = rows.upperWeight[i]
+                    for j in 0..<ow { r0[j] += a0 * gi[j] }
+                    for j in 0..<ow { r1[j] += a1 * gi[j] }
+                }
+                // Adjoint of the width resampling.
+                cols.withTables { lower, upper, lowerWeight, upperWeight in
+                    for r in 0..<h {
+                        let row = dst + r * w, gw = wide + r * ow
+                        for j in 0..<ow {
+                            row[lower[j]] += lowerWeight[j] * gw[j]
+                            row[upper[j]] += upperWeight[j] * gw[j]
                         }
                     }
                 }
