@@ -16,7 +16,9 @@ extension Bench {
             none, as in training) at each 3×3 convolution of the reference U-Net (widths 16/32/64/128) for a \
             --batch × --channels × --size × --size input, and OpenBLAS sgemm at 1024³ in the same run. Reports \
             GFLOP/s per layer (2·N·O·C·9·H·W per product), the FLOP-weighted total (all FLOPs over all time) and \
-            its fraction of the sgemm rate. Medians of --repeat runs after one warm-up.
+            its fraction of the sgemm rate. Medians of --repeat runs after one warm-up. The FLOPs are a direct \
+            convolution's: layers that run by Winograd F(4×4, 3×3) do a quarter of those multiplies, so their rate \
+            can exceed sgemm's. EVDISTILL_CONV=im2col (or winograd) in the environment forces one algorithm.
             """
         )
         @OptionGroup var shape: UNetBenchOptions
