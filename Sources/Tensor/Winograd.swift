@@ -29,8 +29,6 @@ import ParallelLoops
 /// which the tests bound. Results do not depend on the core count: units are fixed by the
 /// shapes, and the weight gradient sums fixed shares of the units in order.
 public enum Winograd {
-    /// Side of an input tile (4 outputs + 3 − 1).
-    static let tile = 6
     /// Tile positions: the number of matrix products.
     static let positions = 36
     /// Channels per SIMD vector.
@@ -102,16 +100,45 @@ public enum Winograd {
         /// Scratch floats of one unit: transformed inputs, transformed outputs (or ∂out), a strip.
         var unitScratch: Int { positions * largestUnitTiles * (paddedChannels + paddedOutputs) + stripFloats }
 
+        /// Where image k of `unit` starts among the unit's tiles.
+        func firstTile(of k: Int, in unit: (images: Range<Int>, rows: Range<Int>)) -> Int { k * unit.rows.count * tilesX }
+
         /// V [36][tiles][Cp] of `unit`'s input tiles; `input` is the whole batch.
         func transformInput(_ input: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
                             strip: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) {
-            let imageSize = g.channels * g.height * g.width, tileCount = tiles(of: unit)
+            let imageSize = g.channels * g.height * g.width
             for (k, image) in unit.images.enumerated() {
                 wg_transform_input(input + image * imageSize, Int32(g.channels), Int32(g.height), Int32(g.width),
                                    Int32(g.padding), Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
-                                   k * unit.rows.count * tilesX, tileCount, Int32(paddedChannels), strip, v)
+                                   firstTile(of: k, in: unit), tiles(of: unit), Int32(paddedChannels), strip, v)
             }
         }
+
+        /// Ŷ [36][tiles][Op] = A ∂Y Aᵀ of `unit`'s output tiles; `gradOutput` is the whole batch.
+        func transformGradOutput(_ gradOutput: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
+                                 strip: UnsafeMutablePointer<Float>, into dy: UnsafeMutablePointer<Float>) {
+            for (k, image) in unit.images.enumerated() {
+                wg_transform_grad_output(gradOutput + image * outputSize, Int32(outputChannels), Int32(g.outputHeight),
+                                         Int32(g.outputWidth), Int32(unit.rows.lowerBound), Int32(unit.rows.count),
+                                         Int32(tilesX), firstTile(of: k, in: unit), tiles(of: unit), Int32(paddedOutputs),
+                                         strip, dy)
+            }
+        }
+
+        /// `unit`'s outputs Aᵀ M A (+ bias, ReLU) from M [36][tiles][Op] into `output`, the whole
+        /// batch (`bias`: nil or `paddedOutputs` values).
+        func transformOutput(_ m: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
+                             bias: UnsafePointer<Float>?, accumulate: Bool, relu: Bool, output: UnsafeMutablePointer<Float>) {
+            for (k, image) in unit.images.enumerated() {
+                wg_transform_output(m, Int32(outputChannels), Int32(g.outputHeight), Int32(g.outputWidth),
+                                    Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
+                                    firstTile(of: k, in: unit), tiles(of: unit), Int32(paddedOutputs), bias,
+                                    accumulate ? 1 : 0, relu ? 1 : 0, output + image * outputSize)
+            }
+        }
+
+        /// Floats of one image's output.
+        var outputSize: Int { outputChannels * g.outputHeight * g.outputWidth }
     }
 
     // MARK: Forward
@@ -128,7 +155,6 @@ public enum Winograd {
         guard n > 0, o > 0 else { return }
         let plan = Plan(g, outputChannels: o, batch: n)
         let cp = plan.paddedChannels, op = plan.paddedOutputs
-        let outputSize = o * g.outputHeight * g.outputWidth
         BufferPool.shared.withScratch(count: positions * cp * op + op) { u in
             transformWeights(weights, outputChannels: o, channels: g.channels, paddedChannels: cp, paddedOutputs: op, into: u)
             let paddedBias: UnsafeMutablePointer<Float>? = bias.map { bias in
@@ -150,12 +176,7 @@ public enum Winograd {
                                        a: v + xi * tiles * cp, lda: cp, b: u + xi * cp * op, ldb: op,
                                        beta: 0, c: m + xi * tiles * op, ldc: op)
                         }
-                        for (k, image) in unit.images.enumerated() {
-                            wg_transform_output(m, Int32(o), Int32(g.outputHeight), Int32(g.outputWidth),
-                                                Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(plan.tilesX),
-                                                k * unit.rows.count * plan.tilesX, tiles, Int32(op), paddedBias,
-                                                accumulate ? 1 : 0, relu ? 1 : 0, output + image * outputSize)
-                        }
+                        plan.transformOutput(m, unit: unit, bias: paddedBias, accumulate: accumulate, relu: relu, output: output)
                     }
                 }
             }
@@ -232,7 +253,6 @@ public enum Winograd {
         }
         let plan = Plan(g, outputChannels: o, batch: n)
         let cp = plan.paddedChannels, op = plan.paddedOutputs
-        let outputSize = o * g.outputHeight * g.outputWidth
         let shares = min(plan.units.count, weightGradientShares)
         let partialCount = positions * cp * op
         let largest = plan.largestUnitTiles
@@ -247,12 +267,7 @@ public enum Winograd {
                         for unit in plan.units[(count * share / shares)..<(count * (share + 1) / shares)] {
                             let tiles = plan.tiles(of: unit)
                             plan.transformInput(input, unit: unit, strip: strip, into: v)
-                            for (k, image) in unit.images.enumerated() {
-                                wg_transform_grad_output(gradOutput + image * outputSize, Int32(o), Int32(g.outputHeight),
-                                                         Int32(g.outputWidth), Int32(unit.rows.lowerBound), Int32(unit.rows.count),
-                                                         Int32(plan.tilesX), k * unit.rows.count * plan.tilesX, tiles,
-                                                         Int32(op), strip, dy)
-                            }
+                            plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy)
                             for xi in 0..<positions {
                                 // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
                                 BLAS.sgemm(transposeA: true, transposeB: false, m: cp, n: op, k: tiles,
