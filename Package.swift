@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "EventRepresentationsTests", dependencies: ["EventRepresentations", "EventIO", "HDF5"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "EventIO", "HDF5"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CWinogradKernels"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor", "TensorTestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor", "TensorTestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),

@@ -178,9 +178,16 @@ AVX2 static inline void output_tile(const float *m, long positionStride, __m256 
 
 AVX2 void wg_transform_output(const float *m, int channels, int height, int width,
                               int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
-                              int paddedChannels, const float *bias, int accumulate, int relu, float *out) {
+                              int paddedChannels, const float *bias, int accumulate, int relu, float *scratch,
+                              float *out) {
     const long positionStride = tileCount * paddedChannels;
     const __m256 zero = _mm256_setzero_ps();
+    // A tile row of 8 channels is staged as rows[lane][i][x] and then written one channel row at
+    // a time: stored straight from the transposes, the 8 channels' rows sit whole planes apart
+    // (multiples of 4 KB) and their stores fight over one set of L1.
+    const long stagedWidth = 8L * ((tilesX + 1) / 2);
+    const int fullVectors = width / 8, tail = width % 8;
+    const __m256i tailMask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     for (int group = 0; group < paddedChannels / 8; group++) {
         const int lanes = channels - group * 8 < 8 ? channels - group * 8 : 8;
         const __m256 b = bias ? _mm256_loadu_ps(bias + group * 8) : zero;
@@ -197,26 +204,29 @@ AVX2 void wg_transform_output(const float *m, int channels, int height, int widt
                     for (int i = 0; i < 4; i++)
                         for (int j = 0; j < 4; j++) y[1][i][j] = zero;
                 }
-                const int x0 = 4 * tx;
-                const int columnsHere = width - x0 < 8 ? width - x0 : 8;
                 for (int i = 0; i < rowsHere; i++) {
                     __m256 r[8] = {y[0][i][0], y[0][i][1], y[0][i][2], y[0][i][3],
                                    y[1][i][0], y[1][i][1], y[1][i][2], y[1][i][3]};
                     transpose8(r);
-                    for (int l = 0; l < lanes; l++) {
-                        float *destination = out + ((long)(group * 8 + l) * height + 4 * ty + i) * width + x0;
-                        if (columnsHere == 8) {
-                            __m256 value = accumulate ? _mm256_add_ps(_mm256_loadu_ps(destination), r[l]) : r[l];
-                            if (relu) value = _mm256_max_ps(value, zero);
-                            _mm256_storeu_ps(destination, value);
-                        } else {
-                            float values[8];
-                            _mm256_storeu_ps(values, r[l]);
-                            for (int k = 0; k < columnsHere; k++) {
-                                float value = accumulate ? destination[k] + values[k] : values[k];
-                                destination[k] = relu && !(value > 0) ? 0 : value;
-                            }
-                        }
+                    for (int l = 0; l < 8; l++) _mm256_storeu_ps(scratch + ((long)l * 4 + i) * stagedWidth + 4 * tx, r[l]);
+                }
+            }
+            for (int l = 0; l < lanes; l++) {
+                for (int i = 0; i < rowsHere; i++) {
+                    const float *source = scratch + ((long)l * 4 + i) * stagedWidth;
+                    float *destination = out + ((long)(group * 8 + l) * height + 4 * ty + i) * width;
+                    for (int v = 0; v < fullVectors; v++) {
+                        __m256 value = _mm256_loadu_ps(source + 8 * v);
+                        if (accumulate) value = _mm256_add_ps(_mm256_loadu_ps(destination + 8 * v), value);
+                        if (relu) value = _mm256_max_ps(value, zero);
+                        _mm256_storeu_ps(destination + 8 * v, value);
+                    }
+                    if (tail) {
+                        float *d = destination + 8 * fullVectors;
+                        __m256 value = _mm256_loadu_ps(source + 8 * fullVectors);
+                        if (accumulate) value = _mm256_add_ps(_mm256_maskload_ps(d, tailMask), value);
+                        if (relu) value = _mm256_max_ps(value, zero);
+                        _mm256_maskstore_ps(d, tailMask, value);
                     }
                 }
             }

@@ -18,8 +18,9 @@ import ParallelLoops
 ///
 /// Work is split into units (`Plan`): bands of tile rows of one image, or several small images,
 /// sized so that a unit's transformed tiles (36 · tiles · (C + O) floats) stay near the core's
-/// cache; each unit transforms, multiplies (single-threaded sgemm per position, units on all
-/// cores) and transforms back while the data is warm. The tile transforms are AVX2 kernels in C
+/// cache; each unit transforms, multiplies (one product per position, units on all cores) and
+/// transforms back while the data is warm. The products are our own AVX2 kernel (`wg_product`),
+/// not OpenBLAS: they are short, and OpenBLAS spent a third of their time packing operands. The tile transforms are AVX2 kernels in C
 /// (CWinogradKernels) with 8 channels in the lanes (tiles come from channel-interleaved strips
 /// of input rows, transposed 8×8 in registers), so C and O are padded to multiples of 8 inside
 /// the transformed matrices. Without AVX2 and FMA, `supports` is false and im2col runs.
@@ -35,8 +36,8 @@ public enum Winograd {
     static let lanes = 8
     /// Target floats of one unit's transformed input and output tiles (`36 · tiles · (C + O)`):
     /// 256 K floats, 1 MB, twice a Zen 3 core's L2, measured best of 64 K–1 M on the reference
-    /// U-Net (`bench conv`: 64 K 199 ms, 128–256 K 185 ms; smaller units make short products,
-    /// each packing U_ξ for few tiles).
+    /// U-Net with OpenBLAS products (`bench conv`: 64 K 199 ms, 128–256 K 185 ms); with
+    /// `wg_product`, 64 K–256 K measured within the host's noise of each other.
     public static let bandFloats = 1 << 18
     /// Most partial sums of the weight gradient (each 36 · C · O floats): fixed, not the core
     /// count, so that the summation order and the result do not depend on the machine.
@@ -62,8 +63,9 @@ public enum Winograd {
 
     /// How one convolution's tiles are split into units of work: a unit is a band of tile rows
     /// of one image or, when whole images are small, several whole images. A unit's tiles form
-    /// the rows of its 36 products, so units should be long (sgemm packs U_ξ once per call) but
-    /// their transformed tiles, 36 · tiles · (C + O) floats, should stay in cache.
+    /// the rows of its 36 products, so units should be long (each product of the weight gradient
+    /// reads and writes all of ∂U_ξ) but their transformed tiles, 36 · tiles · (C + O) floats,
+    /// should stay in cache.
     struct Plan {
         let g: ConvGeometry
         let outputChannels: Int
@@ -128,12 +130,13 @@ public enum Winograd {
         /// `unit`'s outputs Aᵀ M A (+ bias, ReLU) from M [36][tiles][Op] into `output`, the whole
         /// batch (`bias`: nil or `paddedOutputs` values).
         func transformOutput(_ m: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
-                             bias: UnsafePointer<Float>?, accumulate: Bool, relu: Bool, output: UnsafeMutablePointer<Float>) {
+                             bias: UnsafePointer<Float>?, accumulate: Bool, relu: Bool, strip: UnsafeMutablePointer<Float>,
+                             output: UnsafeMutablePointer<Float>) {
             for (k, image) in unit.images.enumerated() {
                 wg_transform_output(m, Int32(outputChannels), Int32(g.outputHeight), Int32(g.outputWidth),
                                     Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
                                     firstTile(of: k, in: unit), tiles(of: unit), Int32(paddedOutputs), bias,
-                                    accumulate ? 1 : 0, relu ? 1 : 0, output + image * outputSize)
+                                    accumulate ? 1 : 0, relu ? 1 : 0, strip, output + image * outputSize)
             }
         }
 
@@ -164,20 +167,18 @@ public enum Winograd {
                 return padded
             }
             let largest = plan.largestUnitTiles
-            BLAS.withThreadCount(1) {
-                parallelFor(plan.units.count) { index in
-                    let unit = plan.units[index], tiles = plan.tiles(of: unit)
-                    BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
-                        let v = scratch, m = v + positions * largest * cp, strip = m + positions * largest * op
-                        plan.transformInput(input, unit: unit, strip: strip, into: v)
-                        for xi in 0..<positions {
-                            // M_ξ [tiles × O] = V_ξ [tiles × C] · U_ξ [C × O]
-                            BLAS.sgemm(transposeA: false, transposeB: false, m: tiles, n: op, k: cp,
-                                       a: v + xi * tiles * cp, lda: cp, b: u + xi * cp * op, ldb: op,
-                                       beta: 0, c: m + xi * tiles * op, ldc: op)
-                        }
-                        plan.transformOutput(m, unit: unit, bias: paddedBias, accumulate: accumulate, relu: relu, output: output)
+            parallelFor(plan.units.count) { index in
+                let unit = plan.units[index], tiles = plan.tiles(of: unit)
+                BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
+                    let v = scratch, m = v + positions * largest * cp, strip = m + positions * largest * op
+                    plan.transformInput(input, unit: unit, strip: strip, into: v)
+                    for xi in 0..<positions {
+                        // M_ξ [tiles × O] = V_ξ [tiles × C] · U_ξ [C × O]
+                        wg_product(tiles, op, cp, v + xi * tiles * cp, cp, 1, u + xi * cp * op, op,
+                                   m + xi * tiles * op, op, 0)
                     }
+                    plan.transformOutput(m, unit: unit, bias: paddedBias, accumulate: accumulate, relu: relu, strip: strip,
+                                         output: output)
                 }
             }
         }
@@ -257,23 +258,20 @@ public enum Winograd {
         let partialCount = positions * cp * op
         let largest = plan.largestUnitTiles
         BufferPool.shared.withScratch(count: shares * partialCount) { partials in
-            BLAS.withThreadCount(1) {
-                parallelFor(shares) { share in
-                    let partial = partials + share * partialCount
-                    partial.update(repeating: 0, count: partialCount)
-                    BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
-                        let v = scratch, dy = v + positions * largest * cp, strip = dy + positions * largest * op
-                        let count = plan.units.count
-                        for unit in plan.units[(count * share / shares)..<(count * (share + 1) / shares)] {
-                            let tiles = plan.tiles(of: unit)
-                            plan.transformInput(input, unit: unit, strip: strip, into: v)
-                            plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy)
-                            for xi in 0..<positions {
-                                // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
-                                BLAS.sgemm(transposeA: true, transposeB: false, m: cp, n: op, k: tiles,
-                                           a: v + xi * tiles * cp, lda: cp, b: dy + xi * tiles * op, ldb: op,
-                                           beta: 1, c: partial + xi * cp * op, ldc: op)
-                            }
+            parallelFor(shares) { share in
+                let partial = partials + share * partialCount
+                partial.update(repeating: 0, count: partialCount)
+                BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
+                    let v = scratch, dy = v + positions * largest * cp, strip = dy + positions * largest * op
+                    let count = plan.units.count
+                    for unit in plan.units[(count * share / shares)..<(count * (share + 1) / shares)] {
+                        let tiles = plan.tiles(of: unit)
+                        plan.transformInput(input, unit: unit, strip: strip, into: v)
+                        plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy)
+                        for xi in 0..<positions {
+                            // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
+                            wg_product(cp, op, tiles, v + xi * tiles * cp, 1, cp, dy + xi * tiles * op, op,
+                                       partial + xi * cp * op, op, 1)
                         }
                     }
                 }

@@ -1,3 +1,4 @@
+import CWinogradKernels
 import XCTest
 @testable import Tensor
 
@@ -144,6 +145,45 @@ final class WinogradTests: XCTestCase {
                 }
                 let reference = expected.enumerated().map { i, v in accumulate ? v + Double(prior[i]) : v }
                 XCTAssertLessThan(Self.relativeError(dw, reference), 1.5e-5, "case \(index) \(k) accumulate \(accumulate)")
+            }
+        }
+    }
+
+    /// `wg_product` against a float64 loop: every row remainder of its 6-row blocks (m = 1…13),
+    /// 8- and 16-column blocks (n = 8…40), A read as stored and transposed, and accumulation.
+    func testProductMatchesFloat64Loop() throws {
+        try XCTSkipUnless(Winograd.cpuSupported, "needs AVX2 and FMA")
+        var g = SeededGenerator(seed: 11)
+        for m in 1...13 {
+            for n in [8, 16, 24, 40] {
+                for k in [1, 7, 33] {
+                    for transposed in [false, true] {
+                        // A is m × k (row stride k + 3) or stored k × m (row stride m + 2); C's
+                        // row stride n + 8, with the gap left untouched.
+                        let lda = transposed ? m + 2 : k + 3, ldb = n + 5, ldc = n + 8
+                        let a = (0..<(transposed ? k : m) * lda).map { _ in Float.random(in: -1...1, using: &g) }
+                        let b = (0..<k * ldb).map { _ in Float.random(in: -1...1, using: &g) }
+                        let c0 = (0..<m * ldc).map { _ in Float.random(in: -1...1, using: &g) }
+                        for accumulate in [false, true] {
+                            var c = c0
+                            wg_product(m, n, k, a, transposed ? 1 : lda, transposed ? lda : 1, b, ldb, &c, ldc, accumulate ? 1 : 0)
+                            for i in 0..<m {
+                                for j in 0..<ldc {
+                                    guard j < n else {
+                                        XCTAssertEqual(c[i * ldc + j], c0[i * ldc + j], "gap overwritten at \(i), \(j)")
+                                        continue
+                                    }
+                                    var s = accumulate ? Double(c0[i * ldc + j]) : 0
+                                    for p in 0..<k {
+                                        s += Double(transposed ? a[p * lda + i] : a[i * lda + p]) * Double(b[p * ldb + j])
+                                    }
+                                    XCTAssertEqual(Double(c[i * ldc + j]), s, accuracy: 1e-5 * Double(k + 1),
+                                                   "m \(m) n \(n) k \(k) transposed \(transposed) accumulate \(accumulate) at \(i), \(j)")
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -13,7 +13,7 @@
 /* 1 when the CPU has AVX2 and FMA (the kernels need both); 0 otherwise. */
 int wg_supported(void);
 
-/* Floats of scratch the transforms need for images `tilesX` tiles wide. */
+/* Floats of scratch any of the transforms needs for images `tilesX` tiles wide. */
 long wg_scratch_floats(int tilesX);
 
 /* V[ξ][t][c] = (Bᵀ d B)_ξ of channel c's input tile; zero for c ≥ channels. */
@@ -28,9 +28,16 @@ void wg_transform_grad_output(const float *grad, int channels, int height, int w
 
 /* Output tiles Aᵀ M A (+ bias[o], then max(·, 0) when relu) written to, or with accumulate added
  * to, out [channels][height][width] (the output of one image), clipped at its edges. `bias` is
- * NULL or holds paddedChannels values. */
+ * NULL or holds paddedChannels values. `scratch`: wg_scratch_floats(tilesX) floats. */
 void wg_transform_output(const float *m, int channels, int height, int width,
                          int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
-                         int paddedChannels, const float *bias, int accumulate, int relu, float *out);
+                         int paddedChannels, const float *bias, int accumulate, int relu, float *scratch,
+                         float *out);
+
+/* C[m × n] = A · B, or with accumulate C += A · B, for the 36 products (WinogradProducts.c).
+ * A's element (i, p) is a[i · ars + p · acs] (ars = lda, acs = 1 for A; ars = 1, acs = lda for a
+ * transposed A); B and C are row-major with row strides ldb and ldc. n must be a multiple of 8. */
+void wg_product(long m, long n, long k, const float *a, long ars, long acs, const float *b, long ldb,
+                float *c, long ldc, int accumulate);
 
 #endif
