@@ -113,15 +113,14 @@ AVX2 static inline void grad_output_transform(const __m256 *d, __m256 r[6]) {
 /* The 6×6 transforms of the side × side tiles of a band (6 input rows for the input, 4 output
  * rows for ∂out), from channel-interleaved strips of those rows: `transform` along each row of
  * the tile, then down each of the 6 resulting columns; position k·6 + l goes to
- * out[(k·6 + l)·tileCount + t][channels]. */
+ * out[(k·6 + l)·positionStride + t·paddedChannels + channel]. */
 typedef void (*tile_transform)(const __m256 *in, __m256 out[6]);
 
 AVX2 __attribute__((always_inline)) static inline void transform_tiles(
     const float *image, int channels, int height, int width, int firstTileRow, int tileRows, int tilesX,
-    long firstTile, long tileCount, int paddedChannels, int side, int offset, tile_transform transform,
+    long firstTile, long positionStride, int paddedChannels, int side, int offset, tile_transform transform,
     float *scratch, float *out) {
     const int columns = strip_columns(tilesX);
-    const long positionStride = tileCount * paddedChannels;
     for (int group = 0; group < paddedChannels / 8; group++) {
         for (int ty = firstTileRow; ty < firstTileRow + tileRows; ty++) {
             build_strip(image, channels, height, width, group * 8, 4 * ty + offset, side, offset, columns, scratch);
@@ -147,16 +146,16 @@ AVX2 __attribute__((always_inline)) static inline void transform_tiles(
 }
 
 AVX2 void wg_transform_input(const float *image, int channels, int height, int width, int padding,
-                             int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                             int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                              int paddedChannels, float *scratch, float *v) {
-    transform_tiles(image, channels, height, width, firstTileRow, tileRows, tilesX, firstTile, tileCount,
+    transform_tiles(image, channels, height, width, firstTileRow, tileRows, tilesX, firstTile, positionStride,
                     paddedChannels, 6, -padding, input_transform, scratch, v);
 }
 
 AVX2 void wg_transform_grad_output(const float *grad, int channels, int height, int width,
-                                   int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                                   int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                                    int paddedChannels, float *scratch, float *yhat) {
-    transform_tiles(grad, channels, height, width, firstTileRow, tileRows, tilesX, firstTile, tileCount,
+    transform_tiles(grad, channels, height, width, firstTileRow, tileRows, tilesX, firstTile, positionStride,
                     paddedChannels, 4, 0, grad_output_transform, scratch, yhat);
 }
 
@@ -177,10 +176,9 @@ AVX2 static inline void output_tile(const float *m, long positionStride, __m256 
 }
 
 AVX2 void wg_transform_output(const float *m, int channels, int height, int width,
-                              int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                              int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                               int paddedChannels, const float *bias, int accumulate, int relu, float *scratch,
                               float *out) {
-    const long positionStride = tileCount * paddedChannels;
     const __m256 zero = _mm256_setzero_ps();
     // A tile row of 8 channels is staged as rows[lane][i][x] and then written one channel row at
     // a time: stored straight from the transposes, the 8 channels' rows sit whole planes apart

@@ -99,8 +99,17 @@ public enum Winograd {
         var largestUnitTiles: Int { units.map { tiles(of: $0) }.max() ?? 0 }
         var stripFloats: Int { wg_scratch_floats(Int32(tilesX)) }
 
+        /// Floats from one position's matrix [tiles][channels] to the next: the matrix rounded up
+        /// to an odd number of 64-byte lines. The transforms read or write all 36 positions of a
+        /// tile at once; 36 addresses a multiple of 2 KB apart (tiles · channels usually is)
+        /// would fall into one or two sets of L1 and L2 and evict each other.
+        static func positionStride(tiles: Int, channels: Int) -> Int { ((tiles * channels + 15) / 16 | 1) * 16 }
+
         /// Scratch floats of one unit: transformed inputs, transformed outputs (or ∂out), a strip.
-        var unitScratch: Int { positions * largestUnitTiles * (paddedChannels + paddedOutputs) + stripFloats }
+        var unitScratch: Int {
+            positions * (Self.positionStride(tiles: largestUnitTiles, channels: paddedChannels)
+                + Self.positionStride(tiles: largestUnitTiles, channels: paddedOutputs)) + stripFloats
+        }
 
         /// Where image k of `unit` starts among the unit's tiles.
         func firstTile(of k: Int, in unit: (images: Range<Int>, rows: Range<Int>)) -> Int { k * unit.rows.count * tilesX }
@@ -112,7 +121,8 @@ public enum Winograd {
             for (k, image) in unit.images.enumerated() {
                 wg_transform_input(input + image * imageSize, Int32(g.channels), Int32(g.height), Int32(g.width),
                                    Int32(g.padding), Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
-                                   firstTile(of: k, in: unit), tiles(of: unit), Int32(paddedChannels), strip, v)
+                                   firstTile(of: k, in: unit), Self.positionStride(tiles: tiles(of: unit), channels: paddedChannels),
+                                   Int32(paddedChannels), strip, v)
             }
         }
 
@@ -122,7 +132,8 @@ public enum Winograd {
             for (k, image) in unit.images.enumerated() {
                 wg_transform_grad_output(gradOutput + image * outputSize, Int32(outputChannels), Int32(g.outputHeight),
                                          Int32(g.outputWidth), Int32(unit.rows.lowerBound), Int32(unit.rows.count),
-                                         Int32(tilesX), firstTile(of: k, in: unit), tiles(of: unit), Int32(paddedOutputs),
+                                         Int32(tilesX), firstTile(of: k, in: unit),
+                                         Self.positionStride(tiles: tiles(of: unit), channels: paddedOutputs), Int32(paddedOutputs),
                                          strip, dy)
             }
         }
@@ -135,7 +146,8 @@ public enum Winograd {
             for (k, image) in unit.images.enumerated() {
                 wg_transform_output(m, Int32(outputChannels), Int32(g.outputHeight), Int32(g.outputWidth),
                                     Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
-                                    firstTile(of: k, in: unit), tiles(of: unit), Int32(paddedOutputs), bias,
+                                    firstTile(of: k, in: unit), Self.positionStride(tiles: tiles(of: unit), channels: paddedOutputs),
+                                    Int32(paddedOutputs), bias,
                                     accumulate ? 1 : 0, relu ? 1 : 0, strip, output + image * outputSize)
             }
         }
@@ -169,13 +181,14 @@ public enum Winograd {
             let largest = plan.largestUnitTiles
             parallelFor(plan.units.count) { index in
                 let unit = plan.units[index], tiles = plan.tiles(of: unit)
+                let sv = Plan.positionStride(tiles: tiles, channels: cp), sm = Plan.positionStride(tiles: tiles, channels: op)
                 BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
-                    let v = scratch, m = v + positions * largest * cp, strip = m + positions * largest * op
+                    let v = scratch, m = v + positions * Plan.positionStride(tiles: largest, channels: cp)
+                    let strip = m + positions * Plan.positionStride(tiles: largest, channels: op)
                     plan.transformInput(input, unit: unit, strip: strip, into: v)
                     for xi in 0..<positions {
                         // M_ξ [tiles × O] = V_ξ [tiles × C] · U_ξ [C × O]
-                        wg_product(tiles, op, cp, v + xi * tiles * cp, cp, 1, u + xi * cp * op, op,
-                                   m + xi * tiles * op, op, 0)
+                        wg_product(tiles, op, cp, v + xi * sv, cp, 1, u + xi * cp * op, op, m + xi * sm, op, 0)
                     }
                     plan.transformOutput(m, unit: unit, bias: paddedBias, accumulate: accumulate, relu: relu, strip: strip,
                                          output: output)
@@ -262,16 +275,17 @@ public enum Winograd {
                 let partial = partials + share * partialCount
                 partial.update(repeating: 0, count: partialCount)
                 BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
-                    let v = scratch, dy = v + positions * largest * cp, strip = dy + positions * largest * op
+                    let v = scratch, dy = v + positions * Plan.positionStride(tiles: largest, channels: cp)
+                    let strip = dy + positions * Plan.positionStride(tiles: largest, channels: op)
                     let count = plan.units.count
                     for unit in plan.units[(count * share / shares)..<(count * (share + 1) / shares)] {
                         let tiles = plan.tiles(of: unit)
+                        let sv = Plan.positionStride(tiles: tiles, channels: cp), sy = Plan.positionStride(tiles: tiles, channels: op)
                         plan.transformInput(input, unit: unit, strip: strip, into: v)
                         plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy)
                         for xi in 0..<positions {
                             // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
-                            wg_product(cp, op, tiles, v + xi * tiles * cp, 1, cp, dy + xi * tiles * op, op,
-                                       partial + xi * cp * op, op, 1)
+                            wg_product(cp, op, tiles, v + xi * sv, 1, cp, dy + xi * sy, op, partial + xi * cp * op, op, 1)
                         }
                     }
                 }

@@ -6,9 +6,9 @@
  * image are numbered t = firstTile + (ty − firstTileRow) · tilesX + tx; tile (ty, tx) has its outputs at rows
  * 4·ty ..< 4·ty + 4 and columns 4·tx ..< 4·tx + 4, and its input window at rows 4·ty − padding
  * ..< +6 and columns 4·tx − padding ..< +6 (zeros outside the image). Transformed matrices are
- * [36 positions][tileCount][paddedChannels] with paddedChannels a multiple of 8; a band's tiles
- * are rows firstTile ..< firstTile + tileRows · tilesX of them, so several images can share one
- * matrix. */
+ * 36 matrices [tiles][paddedChannels], one per position, positionStride floats apart, with
+ * paddedChannels a multiple of 8; a band's tiles are rows firstTile ..< firstTile + tileRows ·
+ * tilesX of them, so several images can share one matrix. */
 
 /* 1 when the CPU has AVX2 and FMA (the kernels need both); 0 otherwise. */
 int wg_supported(void);
@@ -18,19 +18,19 @@ long wg_scratch_floats(int tilesX);
 
 /* V[ξ][t][c] = (Bᵀ d B)_ξ of channel c's input tile; zero for c ≥ channels. */
 void wg_transform_input(const float *image, int channels, int height, int width, int padding,
-                        int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                        int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                         int paddedChannels, float *scratch, float *v);
 
 /* Ŷ[ξ][t][o] = (A ∂Y Aᵀ)_ξ of channel o's 4×4 output tile (zeros past the edges). */
 void wg_transform_grad_output(const float *grad, int channels, int height, int width,
-                              int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                              int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                               int paddedChannels, float *scratch, float *yhat);
 
 /* Output tiles Aᵀ M A (+ bias[o], then max(·, 0) when relu) written to, or with accumulate added
  * to, out [channels][height][width] (the output of one image), clipped at its edges. `bias` is
  * NULL or holds paddedChannels values. `scratch`: wg_scratch_floats(tilesX) floats. */
 void wg_transform_output(const float *m, int channels, int height, int width,
-                         int firstTileRow, int tileRows, int tilesX, long firstTile, long tileCount,
+                         int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                          int paddedChannels, const float *bias, int accumulate, int relu, float *scratch,
                          float *out);
 
