@@ -42,12 +42,13 @@ public enum Convolution {
     @TaskLocal public static var forcedAlgorithm: Algorithm? =
         ProcessInfo.processInfo.environment["EVDISTILL_CONV"].flatMap(Algorithm.init(rawValue:))
 
-    /// Whether a convolution of geometry `g` into `o` channels runs by Winograd.
-    public static func usesWinograd(_ g: ConvGeometry, outputChannels o: Int) -> Bool {
+    /// Whether a convolution of geometry `g` into `o` channels (its weight gradient when
+    /// `weightGradient`) runs by Winograd.
+    public static func usesWinograd(_ g: ConvGeometry, outputChannels o: Int, weightGradient: Bool = false) -> Bool {
         switch forcedAlgorithm {
         case .im2col: false
         case .winograd: Winograd.supports(g)
-        case nil: Winograd.pays(g, outputChannels: o)
+        case nil: Winograd.pays(g, outputChannels: o, weightGradient: weightGradient)
         }
     }
 
@@ -137,7 +138,7 @@ public enum Convolution {
         gradOutput: UnsafePointer<Float>, outputChannels o: Int,
         weightGradient: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        if usesWinograd(g, outputChannels: o) {
+        if usesWinograd(g, outputChannels: o, weightGradient: true) {
             Winograd.weightGradient(input: input, batch: n, geometry: g, gradOutput: gradOutput, outputChannels: o,
                                     weightGradient: weightGradient, accumulate: accumulate)
             return

@@ -50,12 +50,15 @@ public enum Winograd {
             && g.outputHeight > 0 && g.outputWidth > 0 && g.channels > 0
     }
 
-    /// Where Winograd beat im2col in `evdistill bench conv` (reference U-Net, batch 8): at least 8
-    /// input and output channels (below that the lanes are mostly padding; the 5-channel first
-    /// layer ran 1.5× slower) and at least 64 tiles (32×32 outputs) per image (the 16×16 layers
-    /// with 64–128 channels ran 1.3–1.6× slower: short products, U_ξ packed for few tiles).
-    public static func pays(_ g: ConvGeometry, outputChannels o: Int) -> Bool {
-        supports(g) && g.channels >= 8 && o >= 8 && ((g.outputHeight + 3) / 4) * ((g.outputWidth + 3) / 4) >= 64
+    /// Where Winograd beat im2col in `evdistill bench conv` (reference U-Net, batch 8, with
+    /// `wg_product`): at least 4 input and 8 output channels (the 5-channel first layer's weight
+    /// gradient 4.0 → 2.5 ms, its forward equal), and at least 16 tiles (16×16 outputs) per image
+    /// for a forward or ∂x convolution (the 16×16 layers: forward 2.8 → 1.9 and 5.1 → 3.5 ms) but
+    /// 64 tiles (32×32 outputs) for a weight gradient (at 16×16 its products are 16 tiles long and
+    /// each one reads and writes all of ∂U_ξ: no faster than im2col there).
+    public static func pays(_ g: ConvGeometry, outputChannels o: Int, weightGradient: Bool = false) -> Bool {
+        supports(g) && g.channels >= 4 && o >= 8
+            && ((g.outputHeight + 3) / 4) * ((g.outputWidth + 3) / 4) >= (weightGradient ? 64 : 16)
     }
 
     /// The tile kernels (CWinogradKernels) need AVX2 and FMA; without them convolutions use im2col.

@@ -62,6 +62,8 @@ final class FastPathTests: XCTestCase {
             XCTAssertTrue(Convolution.usesWinograd(geometry, outputChannels: o), "padding \(padding): forward must take Winograd")
             let transposed = try XCTUnwrap(geometry.inputGradientGeometry(outputChannels: o))
             XCTAssertTrue(Convolution.usesWinograd(transposed, outputChannels: c), "padding \(padding): ∂x must take Winograd")
+            XCTAssertTrue(Convolution.usesWinograd(geometry, outputChannels: o, weightGradient: true),
+                          "padding \(padding): ∂W must take Winograd")
             let hasBias = padding != 2
             checkGradients("conv2d Winograd p\(padding)",
                            [data.normal([n, c, h, w]), data.normal([o, c, 3, 3], scale: 0.3)] + (hasBias ? [data.normal([o])] : []),

@@ -31,6 +31,11 @@ final class UNetGoldenTests: XCTestCase {
     // bottleneck), 4.4e-7 on the gradients; the tolerances leave 3–10× room for other BLAS
     // kernels and thread counts.
     static let forwardTolerance: Float = 5e-5
+    /// The evaluation forward folds batch norm into the convolutions' weights, and at this
+    /// fixture's sizes its 16×16 convolutions (8–16 channels) run by Winograd F(4×4, 3×3):
+    /// measured worst excess 5.9e-5 on the eval logits (the training forward, batch norm apart,
+    /// stays within forwardTolerance).
+    static let evalTolerance: Float = 2e-4
     static let gradientTolerance: Float = 5e-6
 
     func testUNetTrainingStepMatchesPyTorch() throws {
@@ -89,7 +94,7 @@ final class UNetGoldenTests: XCTestCase {
         }
         model.eval()
         let evalLogits = withNoGrad { model(x).logits }
-        assertMatchesReference(evalLogits.value, try goldens.tensor("unet.eval_logits"), tolerance: Self.forwardTolerance, "eval logits")
+        assertMatchesReference(evalLogits.value, try goldens.tensor("unet.eval_logits"), tolerance: Self.evalTolerance, "eval logits")
     }
 
     /// The training-mode forward (logits, features, loss) with every 3×3 convolution by Winograd
