@@ -173,10 +173,12 @@ public enum Winograd {
         guard n > 0, o > 0 else { return }
         let plan = Plan(g, outputChannels: o, batch: n)
         let cp = plan.paddedChannels, op = plan.paddedOutputs
-        BufferPool.shared.withScratch(count: positions * cp * op + op) { u in
-            transformWeights(weights, outputChannels: o, channels: g.channels, paddedChannels: cp, paddedOutputs: op, into: u)
+        let su = Plan.positionStride(tiles: cp, channels: op)
+        BufferPool.shared.withScratch(count: positions * su + op) { u in
+            transformWeights(weights, outputChannels: o, channels: g.channels, paddedChannels: cp, paddedOutputs: op,
+                             positionStride: su, into: u)
             let paddedBias: UnsafeMutablePointer<Float>? = bias.map { bias in
-                let padded = u + positions * cp * op
+                let padded = u + positions * su
                 padded.update(repeating: 0, count: op)
                 padded.update(from: bias, count: o)
                 return padded
@@ -191,7 +193,7 @@ public enum Winograd {
                     plan.transformInput(input, unit: unit, strip: strip, into: v)
                     for xi in 0..<positions {
                         // M_ξ [tiles × O] = V_ξ [tiles × C] · U_ξ [C × O]
-                        wg_product(tiles, op, cp, v + xi * sv, cp, 1, u + xi * cp * op, op, m + xi * sm, op, 0)
+                        wg_product(tiles, op, cp, v + xi * sv, cp, 1, u + xi * su, op, m + xi * sm, op, 0)
                     }
                     plan.transformOutput(m, unit: unit, bias: paddedBias, accumulate: accumulate, relu: relu, strip: strip,
                                          output: output)
@@ -200,9 +202,10 @@ public enum Winograd {
         }
     }
 
-    /// `U [36][Cp][Op]`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding.
+    /// `U_ξ [Cp][Op]` at `u + ξ · positionStride`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding.
     static func transformWeights(_ w: UnsafePointer<Float>, outputChannels o: Int, channels c: Int,
-                                 paddedChannels cp: Int, paddedOutputs op: Int, into u: UnsafeMutablePointer<Float>) {
+                                 paddedChannels cp: Int, paddedOutputs op: Int, positionStride su: Int,
+                                 into u: UnsafeMutablePointer<Float>) {
         // Input channels split over the cores (each owns its rows of every U_ξ); 8 output
         // channels per vector, so each row of U_ξ is written 8 floats at a time, in order.
         parallelRanges(cp, minimumPart: 8) { _, channels in
@@ -210,7 +213,7 @@ public enum Winograd {
                 let g = buffer.baseAddress!, left = g + 9, row = left + 18  // g 3 × 3, G g 6 × 3, a row of U
                 for ic in channels {
                     guard ic < c else {
-                        for xi in 0..<positions { (u + (xi * cp + ic) * op).update(repeating: 0, count: op) }
+                        for xi in 0..<positions { (u + xi * su + ic * op).update(repeating: 0, count: op) }
                         continue
                     }
                     for group in 0..<(op / lanes) {
@@ -224,7 +227,7 @@ public enum Winograd {
                         for k in 0..<6 {
                             kernelTransform(left + 3 * k, stride: 1, into: row, stride: 1)
                             for l in 0..<6 {
-                                UnsafeMutableRawPointer(u + ((k * 6 + l) * cp + ic) * op + group * lanes)
+                                UnsafeMutableRawPointer(u + (k * 6 + l) * su + ic * op + group * lanes)
                                     .storeBytes(of: row[l], as: SIMD8<Float>.self)
                             }
                         }
@@ -271,7 +274,7 @@ public enum Winograd {
         let plan = Plan(g, outputChannels: o, batch: n)
         let cp = plan.paddedChannels, op = plan.paddedOutputs
         let shares = min(plan.units.count, weightGradientShares)
-        let partialCount = positions * cp * op
+        let su = Plan.positionStride(tiles: cp, channels: op), partialCount = positions * su
         let largest = plan.largestUnitTiles
         BufferPool.shared.withScratch(count: shares * partialCount) { partials in
             parallelFor(shares) { share in
@@ -288,7 +291,7 @@ public enum Winograd {
                         plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy)
                         for xi in 0..<positions {
                             // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
-                            wg_product(cp, op, tiles, v + xi * sv, 1, cp, dy + xi * sy, op, partial + xi * cp * op, op, 1)
+                            wg_product(cp, op, tiles, v + xi * sv, 1, cp, dy + xi * sy, op, partial + xi * su, op, 1)
                         }
                     }
                 }
@@ -303,7 +306,7 @@ public enum Winograd {
                 // o innermost: each position's row of ∂U is read in order.
                 for ic in 0..<g.channels {
                     for oc in 0..<o {
-                        for xi in 0..<positions { du[xi] = partials[(xi * cp + ic) * op + oc] }
+                        for xi in 0..<positions { du[xi] = partials[xi * su + ic * op + oc] }
                         for l in 0..<6 { kernelGradientTransform(du + l, stride: 6, into: left + l, stride: 6) }
                         let dw = weightGradient + (oc * g.channels + ic) * 9
                         for a in 0..<3 {
