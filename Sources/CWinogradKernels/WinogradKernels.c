@@ -16,7 +16,7 @@ int wg_supported(void) {
 /* Columns of a strip: the 4·tilesX + 2 columns tiles read, rounded up to whole 8×8 blocks. */
 static int strip_columns(int tilesX) { return (4 * tilesX + 2 + 7) / 8 * 8; }
 
-long wg_scratch_floats(int tilesX) { return 6L * strip_columns(tilesX) * 8; }
+long wg_scratch_floats(int tilesX) { return 8L * strip_columns(tilesX) * 8; }
 
 /* r[i][j] ← r[j][i] for an 8×8 block held in 8 registers. */
 AVX2 static inline void transpose8(__m256 r[8]) {
@@ -38,13 +38,15 @@ AVX2 static inline void transpose8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* strip[r][col][lane] = image[firstChannel + lane][firstRow + r][firstColumn + col], zero outside
- * the image and for channels ≥ channels: 8 channel rows at a time, transposed in registers. */
+/* strip[y mod 8][col][lane] = image[firstChannel + lane][y][firstColumn + col] for the rows y =
+ * firstRow ..< firstRow + rows, zero outside the image and for channels ≥ channels: 8 channel
+ * rows at a time, transposed in registers. The strip is a ring of 8 rows, so a band's next tile
+ * row (4 rows down, 6 rows high) reuses the 2 rows it shares with the last one. */
 AVX2 static void build_strip(const float *image, int channels, int height, int width, int firstChannel,
                              int firstRow, int rows, int firstColumn, int columns, float *strip) {
     for (int r = 0; r < rows; r++) {
         const int y = firstRow + r;
-        float *destination = strip + (long)r * columns * 8;
+        float *destination = strip + (long)(y & 7) * columns * 8;
         if (y < 0 || y >= height) {
             memset(destination, 0, sizeof(float) * (size_t)columns * 8);
             continue;
@@ -123,12 +125,13 @@ AVX2 __attribute__((always_inline)) static inline void transform_tiles(
     const int columns = strip_columns(tilesX);
     for (int group = 0; group < paddedChannels / 8; group++) {
         for (int ty = firstTileRow; ty < firstTileRow + tileRows; ty++) {
-            build_strip(image, channels, height, width, group * 8, 4 * ty + offset, side, offset, columns, scratch);
+            const int y0 = 4 * ty + offset, shared = ty > firstTileRow ? side - 4 : 0;
+            build_strip(image, channels, height, width, group * 8, y0 + shared, side - shared, offset, columns, scratch);
             for (int tx = 0; tx < tilesX; tx++) {
                 const long t = firstTile + (long)(ty - firstTileRow) * tilesX + tx;
                 __m256 rows[6][6];
                 for (int r = 0; r < side; r++) {
-                    const float *base = scratch + ((long)r * columns + 4 * tx) * 8;
+                    const float *base = scratch + ((long)((y0 + r) & 7) * columns + 4 * tx) * 8;
                     __m256 d[6];
                     for (int j = 0; j < side; j++) d[j] = _mm256_loadu_ps(base + j * 8);
                     transform(d, rows[r]);
