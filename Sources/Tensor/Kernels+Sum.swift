@@ -60,4 +60,37 @@ public enum BlockedSum {
         }
         return total
     }
+
+    /// Two sums at once, `(Σ first(i), Σ second(i))`, with `vectorTerms(i)` both terms for
+    /// i..<i+8: `reduce` for callers that need two sums over the same data in one pass.
+    @inlinable @inline(__always)
+    public static func reducePair(_ count: Int, _ terms: (Int) -> (Float, Float),
+                                  _ vectorTerms: (Int) -> (SIMD8<Float>, SIMD8<Float>)) -> (Double, Double) {
+        var total = (0.0, 0.0)
+        var start = 0
+        while start < count {
+            let end = Swift.min(start + sumRunLength, count)
+            var first = (SIMD8<Float>(), SIMD8<Float>()), second = (SIMD8<Float>(), SIMD8<Float>())
+            var i = start
+            while i + 16 <= end {
+                let (a0, b0) = vectorTerms(i), (a1, b1) = vectorTerms(i + 8)
+                first.0 += a0
+                first.1 += a1
+                second.0 += b0
+                second.1 += b1
+                i += 16
+            }
+            var tail: (Float, Float) = (0, 0)
+            while i < end {
+                let (a, b) = terms(i)
+                tail.0 += a
+                tail.1 += b
+                i += 1
+            }
+            total.0 += Double((first.0 + first.1).sum() + tail.0)
+            total.1 += Double((second.0 + second.1).sum() + tail.1)
+            start = end
+        }
+        return total
+    }
 }

@@ -184,23 +184,25 @@ private func channelTotal(_ planes: [Double], channel: Int, channels: Int, image
     return total
 }
 
-/// (Σ G, Σ G·(x − mean)) over one plane; with `reluScale`, G is zeroed where
+/// (Σ G, Σ G·(x − mean)) over one plane, in one pass; with `reluScale`, G is zeroed where
 /// x·reluScale + reluShift ≤ 0 (the forward ReLU's mask).
 private func gradientSums(
     _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean: Float, reluScale: Float?, reluShift: Float
 ) -> (Double, Double) {
     let mu8 = SIMD8<Float>(repeating: mean)
     guard let a = reluScale else {
-        return (BlockedSum.sum(g, count: count),
-                BlockedSum.reduce(count, { g[$0] * (x[$0] - mean) },
-                                  { i in BlockedSum.load(g + i) * (BlockedSum.load(x + i) - mu8) }))
+        return BlockedSum.reducePair(count, { (g[$0], g[$0] * (x[$0] - mean)) }) { i in
+            let g8 = BlockedSum.load(g + i)
+            return (g8, g8 * (BlockedSum.load(x + i) - mu8))
+        }
     }
     let a8 = SIMD8<Float>(repeating: a), b8 = SIMD8<Float>(repeating: reluShift), zero = SIMD8<Float>()
-    @inline(__always) func masked(_ i: Int) -> SIMD8<Float> {
-        let y = BlockedSum.load(x + i) * a8 + b8
-        return BlockedSum.load(g + i).replacing(with: zero, where: .!(y .> zero))
+    return BlockedSum.reducePair(count, { i in
+        let gi: Float = x[i] * a + reluShift > 0 ? g[i] : 0
+        return (gi, gi * (x[i] - mean))
+    }) { i in
+        let x8 = BlockedSum.load(x + i)
+        let g8 = BlockedSum.load(g + i).replacing(with: zero, where: .!(x8 * a8 + b8 .> zero))
+        return (g8, g8 * (x8 - mu8))
     }
-    @inline(__always) func maskedScalar(_ i: Int) -> Float { x[i] * a + reluShift > 0 ? g[i] : 0 }
-    return (BlockedSum.reduce(count, maskedScalar, masked),
-            BlockedSum.reduce(count, { maskedScalar($0) * (x[$0] - mean) }, { i in masked(i) * (BlockedSum.load(x + i) - mu8) }))
 }
