@@ -234,3 +234,48 @@ AVX2 void wg_transform_output(const float *m, int channels, int height, int widt
         }
     }
 }
+
+/* r = G g for a column g of 3 (8 kernels in the lanes), G = [[1/4, 0, 0], [−1/6, −1/6, −1/6],
+ * [−1/6, 1/6, −1/6], [1/24, 1/12, 1/6], [1/24, −1/12, 1/6], [0, 0, 1]], with rounded reciprocals
+ * (products, not divisions) and separate multiplies and adds (no FMA), as written. */
+AVX2 static inline void kernel_transform(const __m256 g0, const __m256 g1, const __m256 g2, __m256 r[6]) {
+    const __m256 quarter = _mm256_set1_ps(0.25f), sixth = _mm256_set1_ps(1.0f / 6);
+    const __m256 twelfth = _mm256_set1_ps(1.0f / 12), twentyFourth = _mm256_set1_ps(1.0f / 24);
+    const __m256 negativeZero = _mm256_set1_ps(-0.0f);
+    r[0] = _mm256_mul_ps(quarter, g0);
+    r[1] = _mm256_mul_ps(_mm256_xor_ps(_mm256_add_ps(_mm256_add_ps(g0, g1), g2), negativeZero), sixth);
+    r[2] = _mm256_mul_ps(_mm256_xor_ps(_mm256_add_ps(_mm256_sub_ps(g0, g1), g2), negativeZero), sixth);
+    const __m256 a = _mm256_mul_ps(g0, twentyFourth), b = _mm256_mul_ps(g1, twelfth), c = _mm256_mul_ps(g2, sixth);
+    r[3] = _mm256_add_ps(_mm256_add_ps(a, b), c);
+    r[4] = _mm256_add_ps(_mm256_sub_ps(a, b), c);
+    r[5] = g2;
+}
+
+AVX2 void wg_transform_weights(const float *w, int outputs, int channels, int firstChannel, int lastChannel,
+                               int paddedOutputs, long positionStride, float *u) {
+    for (int ic = firstChannel; ic < lastChannel; ic++) {
+        if (ic >= channels) {
+            for (int xi = 0; xi < 36; xi++) memset(u + xi * positionStride + (long)ic * paddedOutputs, 0,
+                                                   sizeof(float) * (size_t)paddedOutputs);
+            continue;
+        }
+        for (int group = 0; group < paddedOutputs / 8; group++) {
+            // taps[t][lane] = w[o = 8·group + lane][ic][t], zero past the last output channel.
+            float taps[9][8];
+            for (int lane = 0; lane < 8; lane++) {
+                const int o = group * 8 + lane;
+                const float *source = w + ((long)o * channels + ic) * 9;
+                for (int t = 0; t < 9; t++) taps[t][lane] = o < outputs ? source[t] : 0;
+            }
+            __m256 g[9], left[3][6];  // left[b][k] = (G g)[k][b]
+            for (int t = 0; t < 9; t++) g[t] = _mm256_loadu_ps(taps[t]);
+            for (int b = 0; b < 3; b++) kernel_transform(g[b], g[3 + b], g[6 + b], left[b]);
+            float *destination = u + (long)ic * paddedOutputs + group * 8;
+            for (int k = 0; k < 6; k++) {
+                __m256 row[6];
+                kernel_transform(left[0][k], left[1][k], left[2][k], row);
+                for (int l = 0; l < 6; l++) _mm256_storeu_ps(destination + (k * 6 + l) * positionStride, row[l]);
+            }
+        }
+    }
+}

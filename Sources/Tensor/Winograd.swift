@@ -202,58 +202,18 @@ public enum Winograd {
         }
     }
 
-    /// `U_ξ [Cp][Op]` at `u + ξ · positionStride`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding.
+    /// `U_ξ [Cp][Op]` at `u + ξ · positionStride`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding
+    /// (`wg_transform_weights`, 8 output channels per vector).
     static func transformWeights(_ w: UnsafePointer<Float>, outputChannels o: Int, channels c: Int,
                                  paddedChannels cp: Int, paddedOutputs op: Int, positionStride su: Int,
                                  into u: UnsafeMutablePointer<Float>) {
-        // Input channels split over the cores (each owns its rows of every U_ξ); 8 output
-        // channels per vector, so each row of U_ξ is written 8 floats at a time, in order.
+        // Input channels split over the cores: each owns its rows of every U_ξ.
         parallelRanges(cp, minimumPart: 8) { _, channels in
-            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 9 + 18 + 6) { buffer in
-                let g = buffer.baseAddress!, left = g + 9, row = left + 18  // g 3 × 3, G g 6 × 3, a row of U
-                for ic in channels {
-                    guard ic < c else {
-                        for xi in 0..<positions { (u + xi * su + ic * op).update(repeating: 0, count: op) }
-                        continue
-                    }
-                    for group in 0..<(op / lanes) {
-                        // g[t][lane] = w[o = 8·group + lane][ic][t], zero past the last output channel.
-                        for t in 0..<9 { g[t] = SIMD8<Float>() }
-                        for lane in 0..<min(lanes, o - group * lanes) {
-                            let source = w + ((group * lanes + lane) * c + ic) * 9
-                            for t in 0..<9 { g[t][lane] = source[t] }
-                        }
-                        for b in 0..<3 { kernelTransform(g + b, stride: 3, into: left + b, stride: 3) }
-                        for k in 0..<6 {
-                            kernelTransform(left + 3 * k, stride: 1, into: row, stride: 1)
-                            for l in 0..<6 {
-                                UnsafeMutableRawPointer(u + (k * 6 + l) * su + ic * op + group * lanes)
-                                    .storeBytes(of: row[l], as: SIMD8<Float>.self)
-                            }
-                        }
-                    }
-                }
-            }
+            wg_transform_weights(w, Int32(o), Int32(c), Int32(channels.lowerBound), Int32(channels.upperBound), Int32(op), su, u)
         }
     }
 
     static let sixth: Float = 1.0 / 6, twelfth: Float = 1.0 / 12, twentyFourth: Float = 1.0 / 24
-
-    /// `G x` for a column x of 3: G = [[1/4, 0, 0], [−1/6, −1/6, −1/6], [−1/6, 1/6, −1/6],
-    /// [1/24, 1/12, 1/6], [1/24, −1/12, 1/6], [0, 0, 1]].
-    @inline(__always)
-    static func kernelTransform(_ g: UnsafePointer<SIMD8<Float>>, stride s: Int, into r: UnsafeMutablePointer<SIMD8<Float>>,
-                                stride rs: Int) {
-        // Products with rounded reciprocals, not divisions: divss made the weight transform 2 %
-        // of a training step (it runs for every forward and ∂x convolution).
-        let g0 = g[0], g1 = g[s], g2 = g[2 * s]
-        r[0] = 0.25 * g0
-        r[rs] = -(g0 + g1 + g2) * sixth
-        r[2 * rs] = -(g0 - g1 + g2) * sixth
-        r[3 * rs] = g0 * twentyFourth + g1 * twelfth + g2 * sixth
-        r[4 * rs] = g0 * twentyFourth - g1 * twelfth + g2 * sixth
-        r[5 * rs] = g2
-    }
 
     // MARK: Weight gradient
 
@@ -319,7 +279,7 @@ public enum Winograd {
         }
     }
 
-    /// `Gᵀ u` for a column u of 6 (the adjoint of `kernelTransform`).
+    /// `Gᵀ u` for a column u of 6 (the adjoint of the kernel transform G g, `wg_transform_weights`).
     @inline(__always)
     static func kernelGradientTransform(_ u: UnsafePointer<Float>, stride s: Int, into r: UnsafeMutablePointer<Float>, stride rs: Int) {
         let u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s], u4 = u[4 * s], u5 = u[5 * s]

@@ -40,4 +40,10 @@ void wg_transform_output(const float *m, int channels, int height, int width,
 void wg_product(long m, long n, long k, const float *a, long ars, long acs, const float *b, long ldb,
                 float *c, long ldc, int accumulate);
 
+/* U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ at u[ξ · positionStride + c · paddedOutputs + o] for the input
+ * channels c = firstChannel ..< lastChannel (c ≥ channels and o ≥ outputs give zeros), from the
+ * weights w [outputs][channels][3][3]. */
+void wg_transform_weights(const float *w, int outputs, int channels, int firstChannel, int lastChannel,
+                          int paddedOutputs, long positionStride, float *u);
+
 #endif
