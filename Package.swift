@@ -31,7 +31,8 @@ let package = Package(
         // The tensor / autograd engine (issue 4): OpenBLAS sgemm for the heavy math.
         .target(name: "CWinogradKernels"),
         .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops", "CWinogradKernels"]),
-        .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops"]),
+        .target(name: "CResampleKernels"),
+        .target(name: "Autograd", dependencies: ["Tensor", "ParallelLoops", "CResampleKernels"]),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"]),
         .target(name: "Models", dependencies: ["NN", "Autograd", "Tensor"]),
         .target(name: "Distillation", dependencies: ["Autograd", "Tensor", "NN"]),

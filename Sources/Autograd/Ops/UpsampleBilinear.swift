@@ -1,3 +1,4 @@
+import CResampleKernels
 import ParallelLoops
 
 /// Bilinear resampling with `align_corners=False`, exactly as PyTorch's
@@ -76,11 +77,16 @@ public func upsampleConcat(_ x: Variable, _ skip: Variable, scaleFactor: Int = 2
 struct BilinearResampler {
     let h: Int, w: Int, oh: Int, ow: Int
     let rows: BilinearTaps, cols: BilinearTaps
+    /// Whether the width doubles with the column taps of the closed form `rs_widen_x2` computes
+    /// (checked on the tables, so both paths compute the same products and sums): then the width
+    /// pass and its adjoint run there, vectorised, except at the two edge columns.
+    let widthDoubles: Bool
 
     init(height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
         (h, w, oh, ow) = (height, width, outputHeight, outputWidth)
         rows = BilinearTaps(inputSize: height, outputSize: outputHeight)
         cols = BilinearTaps(inputSize: width, outputSize: outputWidth)
+        widthDoubles = width >= 2 && outputWidth == 2 * width && cols.matchesDoubling(width)
     }
 
     /// Resamples planes `0 ..< planes` (each [h, w] at `source(p)`) into [oh, ow] at `destination(p)`.
@@ -89,10 +95,12 @@ struct BilinearResampler {
             BufferPool.shared.withScratch(count: h * ow) { wide in
                 let src = source(plane), dst = destination(plane)
                 cols.withTables { lower, upper, lowerWeight, upperWeight in
+                    let columns = widthDoubles ? [0, ow - 1] : Array(0..<ow)
                     for r in 0..<h {
                         let row = src + r * w, out = wide + r * ow
-                        for j in 0..<ow { out[j] = lowerWeight[j] * row[lower[j]] + upperWeight[j] * row[upper[j]] }
+                        for j in columns { out[j] = lowerWeight[j] * row[lower[j]] + upperWeight[j] * row[upper[j]] }
                     }
+                    if widthDoubles { rs_widen_x2(src, h, Int32(w), wide) }
                 }
                 for i in 0..<oh {
                     let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, out = dst + i * ow
@@ -119,12 +127,22 @@ struct BilinearResampler {
                 }
                 // Adjoint of the width resampling.
                 cols.withTables { lower, upper, lowerWeight, upperWeight in
-                    for r in 0..<h {
-                        let row = dst + r * w, gw = wide + r * ow
-                        for j in 0..<ow {
-                            row[lower[j]] += lowerWeight[j] * gw[j]
-                            row[upper[j]] += upperWeight[j] * gw[j]
+                    @inline(__always) func addAdjoint(_ columns: Range<Int>) {
+                        for r in 0..<h {
+                            let row = dst + r * w, gw = wide + r * ow
+                            for j in columns {
+                                row[lower[j]] += lowerWeight[j] * gw[j]
+                                row[upper[j]] += upperWeight[j] * gw[j]
+                            }
                         }
+                    }
+                    if widthDoubles {
+                        // Column 0, the interior, column ow − 1: each input's terms in the table loop's order.
+                        addAdjoint(0..<1)
+                        rs_widen_x2_adjoint(wide, h, Int32(w), dst)
+                        addAdjoint((ow - 1)..<ow)
+                    } else {
+                        addAdjoint(0..<ow)
                     }
                 }
             }
@@ -156,6 +174,18 @@ struct BilinearTaps {
             lowerWeight.append(1 - lambda)
             upperWeight.append(lambda)
         }
+    }
+
+    /// Whether, for `width` inputs and 2·`width` outputs, output 2k + 1 reads (k, k + 1) with
+    /// weights (0.75, 0.25) and output 2k + 2 reads (k, k + 1) with (0.25, 0.75), k < width − 1.
+    func matchesDoubling(_ width: Int) -> Bool {
+        guard lower.count == 2 * width else { return false }
+        for k in 0..<(width - 1) {
+            let (odd, even) = (2 * k + 1, 2 * k + 2)
+            guard lower[odd] == k, upper[odd] == k + 1, lowerWeight[odd] == 0.75, upperWeight[odd] == 0.25 else { return false }
+            guard lower[even] == k, upper[even] == k + 1, lowerWeight[even] == 0.25, upperWeight[even] == 0.75 else { return false }
+        }
+        return true
     }
 
     /// The four tables as raw pointers, for inner loops (array subscripts check bounds on every
