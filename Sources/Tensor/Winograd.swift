@@ -53,12 +53,23 @@ public enum Winograd {
     /// Where Winograd beat im2col in `evdistill bench conv` (reference U-Net, batch 8, with
     /// `wg_product`): at least 4 input and 8 output channels (the 5-channel first layer's weight
     /// gradient 4.0 → 2.5 ms, its forward equal), and at least 16 tiles (16×16 outputs) per image
-    /// for a forward or ∂x convolution (the 16×16 layers: forward 2.8 → 1.9 and 5.1 → 3.5 ms) but
-    /// 64 tiles (32×32 outputs) for a weight gradient (at 16×16 its products are 16 tiles long and
-    /// each one reads and writes all of ∂U_ξ: no faster than im2col there).
+    /// for a forward or ∂x convolution (the 16×16 layers: forward 2.8 → 1.9 and 5.1 → 3.5 ms).
+    /// A weight gradient needs 64 tiles (32×32 outputs) per image when it runs by units (at 16×16
+    /// those products are 16 tiles long and each reads and writes all of ∂U: no faster than
+    /// im2col), 16 when it runs by position (the 16×16 layers' backward 5.6 → 3.9 and 10.1 →
+    /// 7.2 ms).
     public static func pays(_ g: ConvGeometry, outputChannels o: Int, weightGradient: Bool = false) -> Bool {
-        supports(g) && g.channels >= 4 && o >= 8
-            && ((g.outputHeight + 3) / 4) * ((g.outputWidth + 3) / 4) >= (weightGradient ? 64 : 16)
+        let tiles = ((g.outputHeight + 3) / 4) * ((g.outputWidth + 3) / 4)
+        let unitsOnly = weightGradient && !weightGradientRunsByPosition(channels: g.channels, outputChannels: o)
+        return supports(g) && g.channels >= 4 && o >= 8 && tiles >= (unitsOnly ? 64 : 16)
+    }
+
+    /// Whether the weight gradient runs by position (`transformedWeightGradientByPosition`) rather
+    /// than by units: ∂U is read and written by every product, and when it is larger than a
+    /// unit's transformed tiles, streaming it past each unit costs more than keeping all tiles'
+    /// transforms and running each position's product once over all of them.
+    static func weightGradientRunsByPosition(channels c: Int, outputChannels o: Int) -> Bool {
+        positions * ((c + lanes - 1) / lanes * lanes) * ((o + lanes - 1) / lanes * lanes) > bandFloats
     }
 
     /// The tile kernels (CWinogradKernels) need AVX2 and FMA; without them convolutions use im2col.
@@ -117,26 +128,30 @@ public enum Winograd {
         /// Where image k of `unit` starts among the unit's tiles.
         func firstTile(of k: Int, in unit: (images: Range<Int>, rows: Range<Int>)) -> Int { k * unit.rows.count * tilesX }
 
-        /// V [36][tiles][Cp] of `unit`'s input tiles; `input` is the whole batch.
+        /// V [36][tiles][Cp] of `unit`'s input tiles; `input` is the whole batch. The unit's tiles
+        /// are rows `base ..<` of matrices `positionStride` floats apart (default: the unit's own).
         func transformInput(_ input: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
-                            strip: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) {
+                            strip: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>,
+                            base: Int = 0, positionStride: Int? = nil) {
             let imageSize = g.channels * g.height * g.width
+            let stride = positionStride ?? Self.positionStride(tiles: tiles(of: unit), channels: paddedChannels)
             for (k, image) in unit.images.enumerated() {
                 wg_transform_input(input + image * imageSize, Int32(g.channels), Int32(g.height), Int32(g.width),
                                    Int32(g.padding), Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
-                                   firstTile(of: k, in: unit), Self.positionStride(tiles: tiles(of: unit), channels: paddedChannels),
-                                   Int32(paddedChannels), strip, v)
+                                   base + firstTile(of: k, in: unit), stride, Int32(paddedChannels), strip, v)
             }
         }
 
         /// Ŷ [36][tiles][Op] = A ∂Y Aᵀ of `unit`'s output tiles; `gradOutput` is the whole batch.
+        /// `base` and `positionStride` as for `transformInput`.
         func transformGradOutput(_ gradOutput: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
-                                 strip: UnsafeMutablePointer<Float>, into dy: UnsafeMutablePointer<Float>) {
+                                 strip: UnsafeMutablePointer<Float>, into dy: UnsafeMutablePointer<Float>,
+                                 base: Int = 0, positionStride: Int? = nil) {
+            let stride = positionStride ?? Self.positionStride(tiles: tiles(of: unit), channels: paddedOutputs)
             for (k, image) in unit.images.enumerated() {
                 wg_transform_grad_output(gradOutput + image * outputSize, Int32(outputChannels), Int32(g.outputHeight),
                                          Int32(g.outputWidth), Int32(unit.rows.lowerBound), Int32(unit.rows.count),
-                                         Int32(tilesX), firstTile(of: k, in: unit),
-                                         Self.positionStride(tiles: tiles(of: unit), channels: paddedOutputs), Int32(paddedOutputs),
+                                         Int32(tilesX), base + firstTile(of: k, in: unit), stride, Int32(paddedOutputs),
                                          strip, dy)
             }
         }
@@ -154,6 +169,9 @@ public enum Winograd {
                                     accumulate ? 1 : 0, relu ? 1 : 0, strip, output + image * outputSize)
             }
         }
+
+        /// See `Winograd.weightGradientRunsByPosition`.
+        var weightGradientByPosition: Bool { weightGradientRunsByPosition(channels: g.channels, outputChannels: outputChannels) }
 
         /// Floats of one image's output.
         var outputSize: Int { outputChannels * g.outputHeight * g.outputWidth }
@@ -233,33 +251,16 @@ public enum Winograd {
         }
         let plan = Plan(g, outputChannels: o, batch: n)
         let cp = plan.paddedChannels, op = plan.paddedOutputs
-        let shares = min(plan.units.count, weightGradientShares)
-        let su = Plan.positionStride(tiles: cp, channels: op), partialCount = positions * su
-        let largest = plan.largestUnitTiles
+        let su = Plan.positionStride(tiles: cp, channels: op)
+        let byPosition = plan.weightGradientByPosition
+        let shares = byPosition ? 1 : min(plan.units.count, weightGradientShares)
+        let partialCount = positions * su
         BufferPool.shared.withScratch(count: shares * partialCount) { partials in
-            parallelFor(shares) { share in
-                let partial = partials + share * partialCount
-                partial.update(repeating: 0, count: partialCount)
-                BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
-                    let v = scratch, dy = v + positions * Plan.positionStride(tiles: largest, channels: cp)
-                    let strip = dy + positions * Plan.positionStride(tiles: largest, channels: op)
-                    let count = plan.units.count
-                    for unit in plan.units[(count * share / shares)..<(count * (share + 1) / shares)] {
-                        let tiles = plan.tiles(of: unit)
-                        let sv = Plan.positionStride(tiles: tiles, channels: cp), sy = Plan.positionStride(tiles: tiles, channels: op)
-                        plan.transformInput(input, unit: unit, strip: strip, into: v)
-                        plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy)
-                        for xi in 0..<positions {
-                            // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
-                            wg_product(cp, op, tiles, v + xi * sv, 1, cp, dy + xi * sy, op, partial + xi * su, op, 1)
-                        }
-                    }
-                }
-            }
-            // Shares summed in order, then ∂g = Gᵀ ∂U G per (o, c).
-            for share in 1..<max(shares, 1) {
-                let partial = partials + share * partialCount
-                for i in 0..<partialCount { partials[i] += partial[i] }
+            if byPosition {
+                transformedWeightGradientByPosition(plan, input: input, gradOutput: gradOutput, positionStride: su, into: partials)
+            } else {
+                transformedWeightGradientByUnits(plan, input: input, gradOutput: gradOutput, shares: shares,
+                                                 positionStride: su, partials: partials)
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 18 + 3) { buffer in
                 let du = buffer.baseAddress!, left = du + 36, row = left + 18  // ∂U 6 × 6, Gᵀ ∂U 3 × 6
@@ -275,6 +276,63 @@ public enum Winograd {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// ∂U into `partials` (the first of `shares` blocks of 36 matrices `positionStride` apart):
+    /// fixed shares of the units, on all cores, each unit's products added into its share's ∂U,
+    /// then the shares summed in order into the first.
+    static func transformedWeightGradientByUnits(_ plan: Plan, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                                 shares: Int, positionStride su: Int, partials: UnsafeMutablePointer<Float>) {
+        let cp = plan.paddedChannels, op = plan.paddedOutputs, partialCount = positions * su
+        let largest = plan.largestUnitTiles
+        parallelFor(shares) { share in
+            let partial = partials + share * partialCount
+            partial.update(repeating: 0, count: partialCount)
+            BufferPool.shared.withScratch(count: plan.unitScratch) { scratch in
+                let v = scratch, dy = v + positions * Plan.positionStride(tiles: largest, channels: cp)
+                let strip = dy + positions * Plan.positionStride(tiles: largest, channels: op)
+                let count = plan.units.count
+                for unit in plan.units[(count * share / shares)..<(count * (share + 1) / shares)] {
+                    let tiles = plan.tiles(of: unit)
+                    let sv = Plan.positionStride(tiles: tiles, channels: cp), sy = Plan.positionStride(tiles: tiles, channels: op)
+                    plan.transformInput(input, unit: unit, strip: strip, into: v)
+                    plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy)
+                    for xi in 0..<positions {
+                        // ∂U_ξ [C × O] += V_ξᵀ [C × tiles] · Ŷ_ξ [tiles × O]
+                        wg_product(cp, op, tiles, v + xi * sv, 1, cp, dy + xi * sy, op, partial + xi * su, op, 1)
+                    }
+                }
+            }
+        }
+        for share in 1..<max(shares, 1) {
+            let partial = partials + share * partialCount
+            for i in 0..<partialCount { partials[i] += partial[i] }
+        }
+    }
+
+    /// ∂U into `du` (36 matrices `positionStride` apart): every tile of the batch transformed
+    /// first (units on all cores), then one product per position over all tiles (positions on
+    /// all cores), so each ∂U_ξ is written once and nothing is summed across cores.
+    static func transformedWeightGradientByPosition(_ plan: Plan, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                                    positionStride su: Int, into du: UnsafeMutablePointer<Float>) {
+        let cp = plan.paddedChannels, op = plan.paddedOutputs
+        var bases = [Int](), total = 0
+        for unit in plan.units { bases.append(total); total += plan.tiles(of: unit) }
+        let sv = Plan.positionStride(tiles: total, channels: cp), sy = Plan.positionStride(tiles: total, channels: op)
+        BufferPool.shared.withScratch(count: positions * (sv + sy)) { transformed in
+            let v = transformed, dy = v + positions * sv
+            parallelFor(plan.units.count) { index in
+                BufferPool.shared.withScratch(count: plan.stripFloats) { strip in
+                    let unit = plan.units[index]
+                    plan.transformInput(input, unit: unit, strip: strip, into: v, base: bases[index], positionStride: sv)
+                    plan.transformGradOutput(gradOutput, unit: unit, strip: strip, into: dy, base: bases[index], positionStride: sy)
+                }
+            }
+            parallelFor(positions) { xi in
+                // ∂U_ξ [C × O] = V_ξᵀ [C × all tiles] · Ŷ_ξ [all tiles × O]
+                wg_product(cp, op, total, v + xi * sv, 1, cp, dy + xi * sy, op, du + xi * su, op, 0)
             }
         }
     }
