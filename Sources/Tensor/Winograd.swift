@@ -306,9 +306,14 @@ public enum Winograd {
                 }
             }
         }
-        for share in 1..<max(shares, 1) {
-            let partial = partials + share * partialCount
-            for i in 0..<partialCount { partials[i] += partial[i] }
+        // Each element sums its shares in share order (so the result does not depend on the
+        // cores), elements split over the cores.
+        guard shares > 1 else { return }
+        parallelChunks(partialCount) { range in
+            for share in 1..<shares {
+                let partial = partials + share * partialCount
+                for i in range { partials[i] += partial[i] }
+            }
         }
     }
 
