@@ -262,17 +262,20 @@ public enum Winograd {
                 transformedWeightGradientByUnits(plan, input: input, gradOutput: gradOutput, shares: shares,
                                                  positionStride: su, partials: partials)
             }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 18 + 3) { buffer in
-                let du = buffer.baseAddress!, left = du + 36, row = left + 18  // ∂U 6 × 6, Gᵀ ∂U 3 × 6
-                // o innermost: each position's row of ∂U is read in order.
-                for ic in 0..<g.channels {
-                    for oc in 0..<o {
-                        for xi in 0..<positions { du[xi] = partials[xi * su + ic * op + oc] }
-                        for l in 0..<6 { kernelGradientTransform(du + l, stride: 6, into: left + l, stride: 6) }
-                        let dw = weightGradient + (oc * g.channels + ic) * 9
-                        for a in 0..<3 {
-                            kernelGradientTransform(left + 6 * a, stride: 1, into: row, stride: 1)
-                            for b in 0..<3 { dw[a * 3 + b] = accumulate ? dw[a * 3 + b] + row[b] : row[b] }
+            // Input channels over the cores (each writes its own ∂g[·][c]); o innermost: each
+            // position's row of ∂U is read in order.
+            parallelRanges(g.channels, minimumPart: 8) { _, channels in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 18 + 3) { buffer in
+                    let du = buffer.baseAddress!, left = du + 36, row = left + 18  // ∂U 6 × 6, Gᵀ ∂U 3 × 6
+                    for ic in channels {
+                        for oc in 0..<o {
+                            for xi in 0..<positions { du[xi] = partials[xi * su + ic * op + oc] }
+                            for l in 0..<6 { kernelGradientTransform(du + l, stride: 6, into: left + l, stride: 6) }
+                            let dw = weightGradient + (oc * g.channels + ic) * 9
+                            for a in 0..<3 {
+                                kernelGradientTransform(left + 6 * a, stride: 1, into: row, stride: 1)
+                                for b in 0..<3 { dw[a * 3 + b] = accumulate ? dw[a * 3 + b] + row[b] : row[b] }
+                            }
                         }
                     }
                 }
