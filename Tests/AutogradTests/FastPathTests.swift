@@ -222,6 +222,37 @@ final class FastPathTests: XCTestCase {
         checkBatchNorm(relu: true, seed: 78, trials: 4, widths: 2..<40)
     }
 
+    /// Batch statistics when the mean is far larger than the spread (x = 1000 + 0.01·noise, planes
+    /// of different offsets): the two-pass variance must match a float64 two-pass computation
+    /// (a one-pass E[x²] − μ² in Float would lose it all).
+    func testBatchNormStatisticsWithLargeMean() {
+        var data = TestData(seed: 5)
+        let (n, c, h, w) = (3, 2, 9, 11)
+        let noise = data.normal([n, c, h, w]).scalars
+        let scalars = noise.indices.map { i in Float(1000 + Double((i / (h * w)) % 5) * 0.02 + 0.01 * Double(noise[i])) }
+        // Running variance from 0, so that after one step it is 0.1 × the unbiased batch variance
+        // with Float's relative precision (from 1 its ulps would hide the variance's digits).
+        var runningMean = Tensor.zeros([c]), runningVar = Tensor.zeros([c])
+        let y = batchNorm2d(Variable(Tensor(shape: [n, c, h, w], scalars: scalars)), weight: nil, bias: nil,
+                            runningMean: &runningMean, runningVar: &runningVar, training: true)
+        let m = n * h * w
+        for ch in 0..<c {
+            let values = (0..<n).flatMap { image in (0..<(h * w)).map { Double(scalars[(image * c + ch) * h * w + $0]) } }
+            let mean = values.reduce(0, +) / Double(m)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m)
+            XCTAssertEqual(Double(runningVar[ch]), 0.1 * variance * Double(m) / Double(m - 1), accuracy: 1e-5 * variance,
+                           "running variance, channel \(ch)")
+            for image in 0..<n {
+                for k in 0..<(h * w) {
+                    let index = (image * c + ch) * h * w + k
+                    let expected = (Double(scalars[index]) - mean) / (variance + 1e-5).squareRoot()
+                    // y = x·(γ/σ) + shift in Float: |x·γ/σ| ≈ 3·10⁴ here, whose ulp is 0.004.
+                    XCTAssertEqual(Double(y.value.scalars[index]), expected, accuracy: 1e-2, "y at \(index)")
+                }
+            }
+        }
+    }
+
     func testBatchNormRandomShapesMatchReference() {
         checkBatchNorm(relu: false, seed: 77, trials: 6, heights: 1..<5, widths: 2..<6)
     }
