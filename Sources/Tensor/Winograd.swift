@@ -20,10 +20,11 @@ import ParallelLoops
 /// sized so that a unit's transformed tiles (36 · tiles · (C + O) floats) stay near the core's
 /// cache; each unit transforms, multiplies (one product per position, units on all cores) and
 /// transforms back while the data is warm. The products are our own AVX2 kernel (`wg_product`),
-/// not OpenBLAS: they are short, and OpenBLAS spent a third of their time packing operands. The tile transforms are AVX2 kernels in C
-/// (CWinogradKernels) with 8 channels in the lanes (tiles come from channel-interleaved strips
-/// of input rows, transposed 8×8 in registers), so C and O are padded to multiples of 8 inside
-/// the transformed matrices. Without AVX2 and FMA, `supports` is false and im2col runs.
+/// not OpenBLAS: they are short, and OpenBLAS spent a third of their time packing operands. The
+/// tile transforms are AVX2 kernels in C (CWinogradKernels) with 8 channels in the lanes (tiles
+/// come from channel-interleaved strips of input rows, transposed 8×8 in registers), so C and O
+/// are padded to multiples of 8 inside the transformed matrices. Without AVX2 and FMA,
+/// `supports` is false and im2col runs.
 ///
 /// Floating point: the transforms scale terms by up to 8 (output) and 5 (input) before summing,
 /// so results differ from a float64 sum by up to ≈ 1e-5 of the outputs' scale (im2col: ≈ 1e-6),
@@ -37,7 +38,9 @@ public enum Winograd {
     /// Target floats of one unit's transformed input and output tiles (`36 · tiles · (C + O)`):
     /// 256 K floats, 1 MB, twice a Zen 3 core's L2, measured best of 64 K–1 M on the reference
     /// U-Net with OpenBLAS products (`bench conv`: 64 K 199 ms, 128–256 K 185 ms); with
-    /// `wg_product`, 64 K–256 K measured within the host's noise of each other.
+    /// `wg_product`, 128 K and 256 K within the host's noise of each other, 64 K and 32 K slower
+    /// (the weight gradient's products get too short), and a smaller budget for the forward
+    /// alone no better.
     public static let bandFloats = 1 << 18
     /// Most partial sums of the weight gradient (each 36 · C · O floats): fixed, not the core
     /// count, so that the summation order and the result do not depend on the machine.
