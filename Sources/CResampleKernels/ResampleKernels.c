@@ -21,6 +21,12 @@ AVX2 static inline void deinterleave(const float *p, __m256 *even, __m256 *odd) 
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* Outputs 2k + 1 and 2k + 2 of a row from its inputs k and k + 1. */
+static inline void widen_at(const float *row, int k, float *o) {
+    o[2 * k + 1] = 0.75f * row[k] + 0.25f * row[k + 1];
+    o[2 * k + 2] = 0.25f * row[k] + 0.75f * row[k + 1];
+}
+
 AVX2 static void widen_avx2(const float *x, long rows, int w, float *out) {
     const __m256 q = _mm256_set1_ps(0.25f), tq = _mm256_set1_ps(0.75f);
     for (long r = 0; r < rows; r++) {
@@ -35,22 +41,13 @@ AVX2 static void widen_avx2(const float *x, long rows, int w, float *out) {
             _mm256_storeu_ps(o + 2 * k + 1, _mm256_permute2f128_ps(lo, hi, 0x20));
             _mm256_storeu_ps(o + 2 * k + 9, _mm256_permute2f128_ps(lo, hi, 0x31));
         }
-        for (; k < w - 1; k++) {
-            o[2 * k + 1] = 0.75f * row[k] + 0.25f * row[k + 1];
-            o[2 * k + 2] = 0.25f * row[k] + 0.75f * row[k + 1];
-        }
+        for (; k < w - 1; k++) widen_at(row, k, o);
     }
 }
 
 static void widen_scalar(const float *x, long rows, int w, float *out) {
-    for (long r = 0; r < rows; r++) {
-        const float *row = x + r * w;
-        float *o = out + r * 2L * w;
-        for (int k = 0; k < w - 1; k++) {
-            o[2 * k + 1] = 0.75f * row[k] + 0.25f * row[k + 1];
-            o[2 * k + 2] = 0.25f * row[k] + 0.75f * row[k + 1];
-        }
-    }
+    for (long r = 0; r < rows; r++)
+        for (int k = 0; k < w - 1; k++) widen_at(x + r * w, k, out + r * 2L * w);
 }
 
 void rs_widen_x2(const float *x, long rows, int w, float *out) {
@@ -75,8 +72,9 @@ AVX2 static void adjoint_avx2(const float *g, long rows, int w, float *dx) {
     for (long r = 0; r < rows; r++) {
         const float *gr = g + r * 2L * w;
         float *d = dx + r * w;
-        int k = 0;
-        for (; k < w && k < 1; k++) adjoint_scalar_at(gr, w, k, d);
+        if (w < 1) continue;
+        adjoint_scalar_at(gr, w, 0, d);
+        int k = 1;
         // Vectors of 8 k's whose four taps are all interior: 1 ≤ k and k + 7 ≤ w − 2.
         for (; k + 8 <= w - 1; k += 8) {
             __m256 previousOdd, unused, even, odd, nextEven;

@@ -39,26 +39,8 @@ public enum BlockedSum {
     /// summation behind the other functions, for callers with their own terms.
     @inlinable @inline(__always)
     public static func reduce(_ count: Int, _ term: (Int) -> Float, _ vectorTerm: (Int) -> SIMD8<Float>) -> Double {
-        var total = 0.0
-        var start = 0
-        while start < count {
-            let end = Swift.min(start + sumRunLength, count)
-            var lanes0 = SIMD8<Float>(), lanes1 = SIMD8<Float>()
-            var i = start
-            while i + 16 <= end {
-                lanes0 += vectorTerm(i)
-                lanes1 += vectorTerm(i + 8)
-                i += 16
-            }
-            var tail: Float = 0
-            while i < end {
-                tail += term(i)
-                i += 1
-            }
-            total += Double((lanes0 + lanes1).sum() + tail)
-            start = end
-        }
-        return total
+        // The second sum is zeros, and dead once inlined.
+        reducePair(count, { (term($0), 0) }, { (vectorTerm($0), SIMD8<Float>()) }).0
     }
 
     /// Two sums at once, `(Σ first(i), Σ second(i))`, with `vectorTerms(i)` both terms for

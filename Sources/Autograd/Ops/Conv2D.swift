@@ -1,8 +1,8 @@
 import ParallelLoops
 
 /// 2-D convolution (PyTorch `F.conv2d`, cross-correlation, groups = 1) by im2col + sgemm on
-/// cache-sized bands of output rows (`Convolution`), or, for 3×3 stride-1 kernels on images of
-/// at least 32×32 with at least 8 input and output channels, by Winograd F(4×4, 3×3)
+/// cache-sized bands of output rows (`Convolution`), or, for 3×3 stride-1 kernels at the sizes
+/// and channel counts where it measured faster (`Winograd.pays`), by Winograd F(4×4, 3×3)
 /// (`Winograd`, a quarter of the multiplies; `Convolution.usesWinograd` decides, for the
 /// forward, ∂W and the ∂x convolution separately).
 ///

@@ -95,12 +95,19 @@ struct BilinearResampler {
             BufferPool.shared.withScratch(count: h * ow) { wide in
                 let src = source(plane), dst = destination(plane)
                 cols.withTables { lower, upper, lowerWeight, upperWeight in
-                    let columns = widthDoubles ? [0, ow - 1] : Array(0..<ow)
-                    for r in 0..<h {
-                        let row = src + r * w, out = wide + r * ow
-                        for j in columns { out[j] = lowerWeight[j] * row[lower[j]] + upperWeight[j] * row[upper[j]] }
+                    @inline(__always) func widen(_ columns: Range<Int>) {
+                        for r in 0..<h {
+                            let row = src + r * w, out = wide + r * ow
+                            for j in columns { out[j] = lowerWeight[j] * row[lower[j]] + upperWeight[j] * row[upper[j]] }
+                        }
                     }
-                    if widthDoubles { rs_widen_x2(src, h, Int32(w), wide) }
+                    if widthDoubles {
+                        widen(0..<1)
+                        rs_widen_x2(src, h, Int32(w), wide)
+                        widen((ow - 1)..<ow)
+                    } else {
+                        widen(0..<ow)
+                    }
                 }
                 for i in 0..<oh {
                     let r0 = wide + rows.lower[i] * ow, r1 = wide + rows.upper[i] * ow, out = dst + i * ow
