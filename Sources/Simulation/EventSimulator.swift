@@ -1,4 +1,5 @@
 import EventIO
+import FastMath
 import Foundation
 import ParallelLoops
 

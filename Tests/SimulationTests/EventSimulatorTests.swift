@@ -1,6 +1,7 @@
 import XCTest
 import EventIO
 import HDF5
+import FastMath
 @testable import Simulation
 
 /// The simulator's physics against analytic expectations (method.md §7).

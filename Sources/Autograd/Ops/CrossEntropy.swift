@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FastMath
 import ParallelLoops
 
 /// Cross-entropy of class logits against integer labels (PyTorch `F.cross_entropy` with
@@ -64,14 +65,18 @@ public func crossEntropy(
             g.withUnsafeBufferPointer { pg in
                 logits.withGradBuffer { gx in
                     parallelFor(n) { image in
-                        for i in 0..<inner {
-                            let t = targets[image * inner + i]
-                            guard t != ignoreIndex else { continue }
-                            let upstream = reduction == .none ? pg[image * inner + i] : pg[0]
-                            let scale = upstream * weights[t] / divisor
+                        // exp(p) one class row at a time through the vectorised exponential.
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: inner) { probability in
                             for k in 0..<c {
-                                let index = (image * c + k) * inner + i
-                                gx[index] += scale * (expf(lp[index]) - (k == t ? 1 : 0))
+                                let row = (image * c + k) * inner
+                                exponentials(lp.baseAddress! + row, probability.baseAddress!, count: inner)
+                                for i in 0..<inner {
+                                    let t = targets[image * inner + i]
+                                    guard t != ignoreIndex else { continue }
+                                    let upstream = reduction == .none ? pg[image * inner + i] : pg[0]
+                                    let scale = upstream * weights[t] / divisor
+                                    gx[row + i] += scale * (probability[i] - (k == t ? 1 : 0))
+                                }
                             }
                         }
                     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FastMath
 import ParallelLoops
 
 /// Softmax along `axis` (default 1, the channels of NCHW; PyTorch `F.softmax(x, dim)`).
@@ -39,11 +40,15 @@ func softmaxKernel(_ x: Tensor, axis a: Int, logarithm: Bool) -> Tensor {
                 for c in 0..<extent {
                     for i in 0..<inner { maximum[i] = max(maximum[i], px[base + c * inner + i]) }
                 }
-                for c in 0..<extent {
-                    for i in 0..<inner {
-                        let e = expf(px[base + c * inner + i] - maximum[i])
-                        total[i] += e
-                        if !logarithm { po[base + c * inner + i] = e }
+                // e^(x − max) row by row through the vectorised exponential; log-softmax keeps
+                // them only for the sum, so they go through one scratch row.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: logarithm ? inner : 0) { scratch in
+                    for c in 0..<extent {
+                        let row = base + c * inner
+                        let e = logarithm ? scratch.baseAddress! : po.baseAddress! + row
+                        for i in 0..<inner { e[i] = px[row + i] - maximum[i] }
+                        exponentials(e, e, count: inner)
+                        for i in 0..<inner { total[i] += e[i] }
                     }
                 }
                 if logarithm {

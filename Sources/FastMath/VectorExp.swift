@@ -3,10 +3,11 @@
 /// the exponent bits; within 2 ulp for arguments clamped to [−87, 88].
 ///
 /// Why not libm: the simulator needs two exponentials for every pixel that fires, and a scalar
-/// `expf` call each cost more than the firing. A branch-free loop LLVM vectorises (Swift's SIMD
+/// `expf` call each cost more than the firing; softmax and cross-entropy need one per logit
+/// forward and again backward. A branch-free loop LLVM vectorises (Swift's SIMD
 /// types were partly scalarised), with no float→int conversion, whose overflow trap would stop
 /// it. Identical on every machine, unlike glibc's AVX2-only vector `expf`.
-func exponentials(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
+public func exponentials(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count {
         let x = min(max(input[i], -87), 88)
         // Adding 1.5·2²³ rounds x·log₂e to an integer n held in the sum's last mantissa bits.
