@@ -80,10 +80,10 @@ public final class BufferPool: @unchecked Sendable {
         statistics.liveBytes += size
         statistics.peakLiveBytes = max(statistics.peakLiveBytes, statistics.liveBytes)
         let evicted = evictLocked(toAtMost: heldLimitLocked - statistics.liveBytes)
-        let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Self.alignment)
+        let block = Self.newBlock(bytes: size)
         outstanding[block] = size
         lock.unlock()
-        for old in evicted { old.deallocate() }
+        for old in evicted { free(old) }
         return block
     }
 
@@ -102,6 +102,26 @@ public final class BufferPool: @unchecked Sendable {
         statistics.liveBytes -= size
         statistics.cachedBytes += size
         lock.unlock()
+    }
+
+    /// Blocks of at least this many bytes are aligned to it and marked `MADV_HUGEPAGE`, so that
+    /// the kernel backs them with 2 MB pages where transparent huge pages are enabled (Debian's
+    /// default is "madvise": only for memory that asks). Activations are walked as 8–64 planes
+    /// a whole plane apart at once (a conv's 8 channels per vector, batch-norm's planes), which
+    /// with 4 KB pages touches a new page every few rows of each. `evdistill bench conv`, sums
+    /// of per-layer minima over 5 alternating rounds: 154 → 147 ms; peak RSS of a training step
+    /// 290 → 296 MB. `EVDISTILL_THP=0` turns it off.
+    static let hugePageBytes = 1 << 21
+    static let hugePagesWanted = ProcessInfo.processInfo.environment["EVDISTILL_THP"] != "0"
+
+    /// A fresh pooled block (released with `free`).
+    private static func newBlock(bytes: Int) -> UnsafeMutableRawPointer {
+        var block: UnsafeMutableRawPointer?
+        let huge = hugePagesWanted && bytes >= hugePageBytes
+        let status = posix_memalign(&block, huge ? hugePageBytes : alignment, bytes)
+        guard status == 0, let block else { fatalError("BufferPool: cannot allocate \(bytes) bytes (error \(status))") }
+        if huge { _ = madvise(block, bytes, MADV_HUGEPAGE) }
+        return block
     }
 
     /// The most bytes the pool holds (live + cached) before a miss evicts: the peak live bytes
@@ -127,7 +147,7 @@ public final class BufferPool: @unchecked Sendable {
         let evicted = evictLocked(toAtMost: 0)
         statistics.peakLiveBytes = statistics.liveBytes
         lock.unlock()
-        for block in evicted { block.deallocate() }
+        for block in evicted { free(block) }
     }
 
     /// Current byte counts.

@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-import Tensor
+@testable import Tensor
 
 final class TensorTests: XCTestCase {
     func testInitialisersAndElementAccess() {
@@ -194,6 +194,8 @@ final class TensorTests: XCTestCase {
 
         let a = pool.allocate(bytes: 1 << 20), b = pool.allocate(bytes: 3 << 20)
         XCTAssertEqual(Int(bitPattern: a) % BufferPool.alignment, 0)
+        // Blocks of 2 MB or more start on a 2 MB boundary, so they can be backed by huge pages.
+        XCTAssertEqual(Int(bitPattern: b) % (BufferPool.hugePagesWanted ? BufferPool.hugePageBytes : BufferPool.alignment), 0)
         pool.deallocate(a, bytes: 1 << 20)
         let again = pool.allocate(bytes: (1 << 20) - 100)  // same size class: the cached block
         XCTAssertEqual(again, a)
