@@ -178,10 +178,78 @@ AVX2 static inline void output_tile(const float *m, long positionStride, __m256 
     }
 }
 
+/* Adds the block of `count` values with sum `sum` and squared deviations `m2` to the moments
+ * (count, mean, M2) in s: Chan, Golub & LeVeque's pairwise update, in double. */
+static inline void merge_moments(double *s, double count, double sum, double m2) {
+    const double mean = sum / count;
+    if (s[0] == 0) {
+        s[0] = count, s[1] = mean, s[2] = m2;
+        return;
+    }
+    const double total = s[0] + count, delta = mean - s[1];
+    s[1] += delta * count / total;
+    s[2] += m2 + delta * delta * s[0] * count / total;
+    s[0] = total;
+}
+
+AVX2 static inline float horizontal_sum(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+/* Moments of rows × width values (rows `width` floats apart, L1-hot: just written), merged into
+ * s. Two passes over the block: its float sum gives a provisional mean m, then Σ (v − m) and
+ * Σ (v − m)² give the block's M2 about its exact mean, so a mean far larger than the spread
+ * costs no accuracy (the sum of squares of v would cancel). Four accumulators each: with one,
+ * the adds wait on each other and the passes cost as much as the two passes over memory they
+ * replace. */
+AVX2 static void block_moments(const float *rows, int count, int width, int fullVectors, __m256i tailMask, double *s) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 sum[4] = {zero, zero, zero, zero};
+    for (int i = 0; i < count; i++) {
+        const float *row = rows + (long)i * width;
+        int v = 0;
+        for (; v + 4 <= fullVectors; v += 4)
+            for (int k = 0; k < 4; k++) sum[k] = _mm256_add_ps(sum[k], _mm256_loadu_ps(row + 8 * (v + k)));
+        for (; v < fullVectors; v++) sum[0] = _mm256_add_ps(sum[0], _mm256_loadu_ps(row + 8 * v));
+        if (width % 8) sum[1] = _mm256_add_ps(sum[1], _mm256_maskload_ps(row + 8 * fullVectors, tailMask));
+    }
+    const double n = (double)count * width;
+    const float mean = (float)(horizontal_sum(_mm256_add_ps(_mm256_add_ps(sum[0], sum[1]), _mm256_add_ps(sum[2], sum[3]))) / n);
+    const __m256 m = _mm256_set1_ps(mean);
+    __m256 deviation[4] = {zero, zero, zero, zero}, square[4] = {zero, zero, zero, zero};
+    for (int i = 0; i < count; i++) {
+        const float *row = rows + (long)i * width;
+        int v = 0;
+        for (; v + 4 <= fullVectors; v += 4)
+            for (int k = 0; k < 4; k++) {
+                const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + 8 * (v + k)), m);
+                deviation[k] = _mm256_add_ps(deviation[k], d);
+                square[k] = _mm256_fmadd_ps(d, d, square[k]);
+            }
+        for (; v < fullVectors; v++) {
+            const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), m);
+            deviation[0] = _mm256_add_ps(deviation[0], d);
+            square[0] = _mm256_fmadd_ps(d, d, square[0]);
+        }
+        if (width % 8) {
+            const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 8 * fullVectors, tailMask), m),
+                                           _mm256_castsi256_ps(tailMask));
+            deviation[1] = _mm256_add_ps(deviation[1], d);
+            square[1] = _mm256_fmadd_ps(d, d, square[1]);
+        }
+    }
+    const double dsum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(deviation[0], deviation[1]), _mm256_add_ps(deviation[2], deviation[3])));
+    const double dsquare = horizontal_sum(_mm256_add_ps(_mm256_add_ps(square[0], square[1]), _mm256_add_ps(square[2], square[3])));
+    merge_moments(s, n, n * mean + dsum, dsquare - dsum * dsum / n);
+}
+
 AVX2 void wg_transform_output(const float *m, int channels, int height, int width,
                               int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                               int paddedChannels, const float *bias, int accumulate, int relu, float *scratch,
-                              float *out) {
+                              float *out, double *moments) {
     const __m256 zero = _mm256_setzero_ps();
     // A tile row of 8 channels is staged as rows[lane][i][x] and then written one channel row at
     // a time: stored straight from the transposes, the 8 channels' rows sit whole planes apart
@@ -230,6 +298,9 @@ AVX2 void wg_transform_output(const float *m, int channels, int height, int widt
                         _mm256_maskstore_ps(d, tailMask, value);
                     }
                 }
+                if (moments)
+                    block_moments(out + ((long)(group * 8 + l) * height + 4 * ty) * width, rowsHere, width, fullVectors,
+                                  tailMask, moments + 3L * (group * 8 + l));
             }
         }
     }

@@ -78,7 +78,12 @@ public final class ConvBlock: Module {
         if !isTraining && !GradMode.isEnabled {
             return Self.folded(conv2, bn2, Self.folded(conv1, bn1, x))
         }
-        return bn2(conv2(bn1(conv1(x), relu: true)), relu: true)
+        // A Winograd convolution hands its output's moments to the batch norm (training only:
+        // evaluation normalises with the running statistics).
+        let (c1, m1) = bn1.isTraining ? conv1.withMoments(x) : (conv1(x), nil)
+        let y1 = bn1(c1, relu: true, batchMoments: m1)
+        let (c2, m2) = bn2.isTraining ? conv2.withMoments(y1) : (conv2(y1), nil)
+        return bn2(c2, relu: true, batchMoments: m2)
     }
 
     /// relu(bn(conv(x))) for inference, with the batch norm's running statistics folded into the

@@ -28,6 +28,12 @@ public final class Conv2d: Module {
     public func callAsFunction(_ x: Variable) -> Variable {
         conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
     }
+
+    /// The output and, when the convolution could gather them while writing it, its channels'
+    /// moments (`conv2dWithMoments`), for a batch norm that follows.
+    public func withMoments(_ x: Variable) -> (output: Variable, moments: ChannelMoments?) {
+        conv2dWithMoments(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+    }
 }
 
 /// Batch normalisation layer over NCHW channels (PyTorch `nn.BatchNorm2d`, affine, tracking
@@ -64,10 +70,11 @@ public final class BatchNorm2d: Module {
 
     /// [N, C, H, W] → [N, C, H, W]. With `relu`, returns `relu(self(x))` computed in the same
     /// pass (nothing stored for the normalised values; see `batchNorm2d`).
-    public func callAsFunction(_ x: Variable, relu: Bool = false) -> Variable {
+    /// `batchMoments`: the input's channel moments if already known (used in training only).
+    public func callAsFunction(_ x: Variable, relu: Bool = false, batchMoments: ChannelMoments? = nil) -> Variable {
         if isTraining { numBatchesTracked.value = Tensor(numBatchesTracked.value.scalar + 1) }
         return batchNorm2d(x, weight: weight, bias: bias, runningMean: &runningMean.value, runningVar: &runningVar.value,
-                           training: isTraining, momentum: momentum, eps: eps, relu: relu)
+                           training: isTraining, momentum: momentum, eps: eps, relu: relu, batchMoments: batchMoments)
     }
 }
 

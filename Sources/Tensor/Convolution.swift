@@ -76,20 +76,23 @@ public enum Convolution {
     ///
     /// Shapes: `input` [N, C, H, W], `weights` [O, K] (an [O, C, kH, kW] weight as is),
     /// `bias` [O] or nil, `output` [N, O, outH, outW].
+    ///
+    /// With `moments`, a Winograd convolution also returns its output channels' moments
+    /// (`Winograd.forward`); nil otherwise, and the caller computes them if it needs them.
+    @discardableResult
     public static func forward(
         input: UnsafePointer<Float>, batch n: Int, geometry g: ConvGeometry,
         weights: UnsafePointer<Float>, outputChannels o: Int, bias: UnsafePointer<Float>?,
-        output: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool = false
-    ) {
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool = false, moments: Bool = false
+    ) -> ChannelMoments? {
         if usesWinograd(g, outputChannels: o) {
-            Winograd.forward(input: input, batch: n, geometry: g, weights: weights, outputChannels: o, bias: bias,
-                             output: output, accumulate: accumulate, relu: relu)
-            return
+            return Winograd.forward(input: input, batch: n, geometry: g, weights: weights, outputChannels: o, bias: bias,
+                                    output: output, accumulate: accumulate, relu: relu, moments: moments)
         }
         let k = g.columnRows, p = g.columnCount, outW = g.outputWidth, taps = g.kernelHeight * g.kernelWidth
         let plane = g.height * g.width, imageSize = g.channels * plane
         let bands = Self.bands(g)
-        guard n > 0, o > 0, let widest = bands.first else { return }
+        guard n > 0, o > 0, let widest = bands.first else { return nil }
         let groups = channelGroups(g, bandColumns: widest.count * outW)
         let scratch = g.isPointwise ? 0 : (groups.map(\.count).max() ?? 0) * taps * widest.count * outW
         BLAS.withThreadCount(1) {
@@ -128,6 +131,7 @@ public enum Convolution {
                 }
             }
         }
+        return nil
     }
 
     /// `∂W [O, K] (+)= Σ_n ∂out_n [O, P] · im2col(input_n)ᵀ [P, K]`, unfolding the input again tile

@@ -163,13 +163,13 @@ public enum Winograd {
         /// batch (`bias`: nil or `paddedOutputs` values).
         func transformOutput(_ m: UnsafePointer<Float>, unit: (images: Range<Int>, rows: Range<Int>),
                              bias: UnsafePointer<Float>?, accumulate: Bool, relu: Bool, strip: UnsafeMutablePointer<Float>,
-                             output: UnsafeMutablePointer<Float>) {
+                             output: UnsafeMutablePointer<Float>, moments: UnsafeMutablePointer<Double>? = nil) {
             for (k, image) in unit.images.enumerated() {
                 wg_transform_output(m, Int32(outputChannels), Int32(g.outputHeight), Int32(g.outputWidth),
                                     Int32(unit.rows.lowerBound), Int32(unit.rows.count), Int32(tilesX),
                                     firstTile(of: k, in: unit), Self.positionStride(tiles: tiles(of: unit), channels: paddedOutputs),
                                     Int32(paddedOutputs), bias,
-                                    accumulate ? 1 : 0, relu ? 1 : 0, strip, output + image * outputSize)
+                                    accumulate ? 1 : 0, relu ? 1 : 0, strip, output + image * outputSize, moments)
             }
         }
 
@@ -184,15 +184,23 @@ public enum Winograd {
 
     /// `output_n = conv3×3(input_n, weights) (+ bias)` for each image, as `Convolution.forward`
     /// (same shapes and flags: `accumulate` adds to `output`, `relu` clamps the sum).
-    /// `weights` is [O, C, 3, 3].
+    /// `weights` is [O, C, 3, 3]. With `moments`, also returns each output channel's mean and
+    /// squared deviations over the batch, taken from each tile row as it is written (while in
+    /// cache) and merged per unit, then over units in order.
+    @discardableResult
     public static func forward(
         input: UnsafePointer<Float>, batch n: Int, geometry g: ConvGeometry,
         weights: UnsafePointer<Float>, outputChannels o: Int, bias: UnsafePointer<Float>?,
-        output: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool = false
-    ) {
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool = false, moments: Bool = false
+    ) -> ChannelMoments? {
         precondition(supports(g), "Winograd.forward: needs a 3×3 kernel, stride 1, dilation 1, padding ≤ 2")
-        guard n > 0, o > 0 else { return }
+        guard n > 0, o > 0 else { return nil }
         let plan = Plan(g, outputChannels: o, batch: n)
+        // (count, mean, M2) per padded channel per unit; count 0 until a unit's first block.
+        let momentCount = moments ? plan.units.count * plan.paddedOutputs * 3 : 0
+        let unitMoments = UnsafeMutablePointer<Double>.allocate(capacity: max(momentCount, 1))
+        unitMoments.initialize(repeating: 0, count: momentCount)
+        defer { unitMoments.deallocate() }
         let cp = plan.paddedChannels, op = plan.paddedOutputs
         let su = Plan.positionStride(tiles: cp, channels: op)
         BufferPool.shared.withScratch(count: positions * su + op) { u in
@@ -217,10 +225,19 @@ public enum Winograd {
                         wg_product(tiles, op, cp, v + xi * sv, cp, 1, u + xi * su, op, m + xi * sm, op, 0)
                     }
                     plan.transformOutput(m, unit: unit, bias: paddedBias, accumulate: accumulate, relu: relu, strip: strip,
-                                         output: output)
+                                         output: output, moments: moments ? unitMoments + index * plan.paddedOutputs * 3 : nil)
                 }
             }
         }
+        guard moments else { return nil }
+        var total = ChannelMoments(channels: o)
+        for unit in plan.units.indices {
+            for channel in 0..<o {
+                let s = unit * plan.paddedOutputs * 3 + channel * 3
+                total.merge(channel: channel, count: unitMoments[s], mean: unitMoments[s + 1], m2: unitMoments[s + 2])
+            }
+        }
+        return total
     }
 
     /// `U_ξ [Cp][Op]` at `u + ξ · positionStride`: `U_ξ[c][o] = (G g_{o,c} Gᵀ)_ξ`, zero in the padding

@@ -99,7 +99,8 @@ final class UNetGoldenTests: XCTestCase {
 
     /// The training-mode forward (logits, features, loss) with every 3×3 convolution by Winograd
     /// F(4×4, 3×3) (at these sizes the default takes im2col; in the benchmark's U-Net most layers
-    /// take Winograd), and the evaluation forward (BN folded into the convolutions, fused ReLU)
+    /// take Winograd), so every batch norm normalises with the moments Winograd gathered as it
+    /// wrote its output, and the evaluation forward (BN folded into the convolutions, fused ReLU)
     /// against the default path's. Gradients are not compared with PyTorch's here: in this
     /// fixture a relative input perturbation of 1e-5 already moves the im2col path's gradients
     /// above dec0 by 0.2–2 % (some discrete switch in the decoder), and Winograd's rounding

@@ -127,6 +127,50 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// The moments `forward` gathers while writing equal float64 moments of what it wrote, per
+    /// channel over the batch: for every case (partial tile rows and columns, several images
+    /// per unit, several bands), with ReLU, and with a mean 10⁴ times the spread (where
+    /// Σx² − (Σx)²/n in float would lose every digit).
+    func testForwardMomentsMatchFloat64MomentsOfTheOutput() throws {
+        var generator = SeededGenerator(seed: 45)
+        for (index, k) in Self.cases.enumerated() {
+            let g = try ConvGeometry(channels: k.c, height: k.h, width: k.w, kernelHeight: 3, kernelWidth: 3, padding: k.padding)
+            let x = Self.random(k.n * k.c * k.h * k.w, &generator), w = Self.random(k.o * k.c * 9, &generator)
+            let plane = g.outputHeight * g.outputWidth
+            for (relu, offset) in [(false, Float(0)), (true, 0), (false, 1e4)] {
+                let bias = Self.random(k.o, &generator).map { $0 + offset }
+                var out = [Float](repeating: .nan, count: k.n * k.o * plane)
+                let moments = x.withUnsafeBufferPointer { px in
+                    w.withUnsafeBufferPointer { pw in
+                        bias.withUnsafeBufferPointer { pb in
+                            out.withUnsafeMutableBufferPointer { po in
+                                Winograd.forward(input: px.baseAddress!, batch: k.n, geometry: g, weights: pw.baseAddress!,
+                                                 outputChannels: k.o, bias: pb.baseAddress!, output: po.baseAddress!,
+                                                 accumulate: false, relu: relu, moments: true)
+                            }
+                        }
+                    }
+                }
+                let m = try XCTUnwrap(moments, "case \(index)")
+                XCTAssertEqual(m.channels, k.o)
+                for o in 0..<k.o {
+                    var values: [Double] = []
+                    for n in 0..<k.n {
+                        let start = (n * k.o + o) * plane
+                        values += out[start..<(start + plane)].map { Double($0) }
+                    }
+                    let mean: Double = values.reduce(0, +) / Double(values.count)
+                    let m2: Double = values.reduce(0) { (total: Double, v: Double) in total + (v - mean) * (v - mean) }
+                    let spread = (m2 / Double(values.count)).squareRoot()
+                    let label = "case \(index) \(k) relu \(relu) offset \(offset) channel \(o)"
+                    XCTAssertEqual(m.count[o], Double(values.count), label)
+                    XCTAssertEqual(m.mean[o], mean, accuracy: 1e-6 * (abs(mean) + spread) + 1e-12, label)
+                    XCTAssertEqual(m.m2[o], m2, accuracy: 1e-5 * m2 + 1e-12, label)
+                }
+            }
+        }
+    }
+
     func testWeightGradientMatchesDirectSum() throws {
         var generator = SeededGenerator(seed: 45)
         for (index, k) in Self.cases.enumerated() {

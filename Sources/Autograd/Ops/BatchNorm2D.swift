@@ -13,7 +13,8 @@ import ParallelLoops
 /// Evaluation: the running statistics replace μ and σ², and nothing is updated.
 /// Statistics: two passes (mean, then squared deviations), each summed per (image, channel)
 /// plane in Double (`BlockedSum`) and the planes added in image order, so the result does not
-/// depend on the thread count.
+/// depend on the thread count; or, in training, `batchMoments` of x when the op that produced
+/// x gathered them (e.g. `conv2dWithMoments`), which spares both passes.
 ///
 /// Saved for backward: the input value (no copy), and μ and 1/√(σ² + eps) per channel; x̂ and,
 /// with `relu`, the mask y > 0 are recomputed from x rather than stored. Backward with
@@ -23,7 +24,7 @@ import ParallelLoops
 /// - evaluation: ∂x += γ/√(σ² + eps) · G.
 public func batchNorm2d(
     _ x: Variable, weight: Variable?, bias: Variable?, runningMean: inout Tensor, runningVar: inout Tensor,
-    training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, relu: Bool = false
+    training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, relu: Bool = false, batchMoments: ChannelMoments? = nil
 ) -> Variable {
     enginePrecondition(x.rank == 4, "batchNorm2d: input must be [N, C, H, W], got \(x.shape)")
     let (n, c) = (x.shape[0], x.shape[1])
@@ -38,17 +39,26 @@ public func batchNorm2d(
 
     if training {
         enginePrecondition(m > 1, "batchNorm2d: training needs more than one value per channel, input \(x.shape)")
-        let sums = perPlaneSums(n * c) { job in xv.withUnsafeBufferPointer { BlockedSum.sum($0.baseAddress! + job * plane, count: plane) } }
-        for ch in 0..<c { mean[ch] = Float(channelTotal(sums, channel: ch, channels: c, images: n) / Double(m)) }
-        // Two-pass variance: no cancellation when |μ| ≫ σ.
-        let squares = perPlaneSums(n * c) { job in
-            xv.withUnsafeBufferPointer {
-                BlockedSum.squaredDeviations($0.baseAddress! + job * plane, count: plane, from: mean[job % c])
+        var biasedVariance: [Double]
+        if let batchMoments {
+            enginePrecondition(batchMoments.channels == c && batchMoments.count.allSatisfy { $0 == Double(m) },
+                               "batchNorm2d: batch moments of \(batchMoments.channels) channels × \(batchMoments.count.first ?? 0) values for input \(x.shape)")
+            for ch in 0..<c { mean[ch] = Float(batchMoments.mean[ch]) }
+            biasedVariance = batchMoments.biasedVariance
+        } else {
+            let sums = perPlaneSums(n * c) { job in xv.withUnsafeBufferPointer { BlockedSum.sum($0.baseAddress! + job * plane, count: plane) } }
+            for ch in 0..<c { mean[ch] = Float(channelTotal(sums, channel: ch, channels: c, images: n) / Double(m)) }
+            // Two-pass variance: no cancellation when |μ| ≫ σ.
+            let squares = perPlaneSums(n * c) { job in
+                xv.withUnsafeBufferPointer {
+                    BlockedSum.squaredDeviations($0.baseAddress! + job * plane, count: plane, from: mean[job % c])
+                }
             }
+            biasedVariance = (0..<c).map { channelTotal(squares, channel: $0, channels: c, images: n) / Double(m) }
         }
         let unbiasedScale = Double(m) / Double(m - 1)
         for ch in 0..<c {
-            let biased = channelTotal(squares, channel: ch, channels: c, images: n) / Double(m)
+            let biased = biasedVariance[ch]
             invStd[ch] = Float(1 / (biased + Double(eps)).squareRoot())
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean[ch]
             runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(biased * unbiasedScale)

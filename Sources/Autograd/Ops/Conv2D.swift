@@ -35,6 +35,24 @@ public func conv2d(
     _ x: Variable, weight: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
     relu: Bool = false
 ) -> Variable {
+    conv2dRecorded(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, relu: relu,
+                   moments: false).output
+}
+
+/// `conv2d` that also returns the output channels' moments (mean and squared deviations over
+/// the batch) when the convolution gathers them as it writes its output (Winograd does; nil
+/// otherwise): what a following `batchNorm2d` in training needs, without its two passes over
+/// the output.
+public func conv2dWithMoments(
+    _ x: Variable, weight: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0, dilation: Int = 1
+) -> (output: Variable, moments: ChannelMoments?) {
+    conv2dRecorded(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, relu: false,
+                   moments: true)
+}
+
+private func conv2dRecorded(
+    _ x: Variable, weight: Variable, bias: Variable?, stride: Int, padding: Int, dilation: Int, relu: Bool, moments wanted: Bool
+) -> (output: Variable, moments: ChannelMoments?) {
     enginePrecondition(x.rank == 4, "conv2d: input must be [N, C, H, W], got \(x.shape)")
     enginePrecondition(weight.rank == 4, "conv2d: weight must be [O, C, kH, kW], got \(weight.shape)")
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -48,19 +66,20 @@ public func conv2d(
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     let xv = x.value, wv = weight.value, bv = bias?.value
 
+    var moments: ChannelMoments?
     let out = Tensor(shape: [n, o, g.outputHeight, g.outputWidth]) { po in
         xv.withUnsafeBufferPointer { px in
             wv.withUnsafeBufferPointer { pw in
                 withOptionalPointer(bv) { pb in
                     guard let px = px.baseAddress, let pw = pw.baseAddress, let po = po.baseAddress else { return }
-                    Convolution.forward(input: px, batch: n, geometry: g, weights: pw, outputChannels: o, bias: pb,
-                                        output: po, accumulate: false, relu: relu)
+                    moments = Convolution.forward(input: px, batch: n, geometry: g, weights: pw, outputChannels: o, bias: pb,
+                                                  output: po, accumulate: false, relu: relu, moments: wanted)
                 }
             }
         }
     }
 
-    return Variable.result(out, op: relu ? "conv2dReLU" : "conv2d", inputs: inputs) { upstream in
+    let result = Variable.result(out, op: relu ? "conv2dReLU" : "conv2d", inputs: inputs) { upstream in
         let gradOut = relu ? Tensor.zipMap(upstream, out) { g, y in y > 0 ? g : 0 } : upstream
         if let bias, bias.requiresGrad {
             bias.accumulateGrad(gradOut.sum(toShape: [1, o, 1, 1]).reshaped([o]))
@@ -100,6 +119,7 @@ public func conv2d(
             }
         }
     }
+    return (result, moments)
 }
 
 /// Runs `body` with the base address of `tensor`'s elements, or nil when there is no tensor.

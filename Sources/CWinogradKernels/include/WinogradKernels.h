@@ -28,11 +28,13 @@ void wg_transform_grad_output(const float *grad, int channels, int height, int w
 
 /* Output tiles Aᵀ M A (+ bias[o], then max(·, 0) when relu) written to, or with accumulate added
  * to, out [channels][height][width] (the output of one image), clipped at its edges. `bias` is
- * NULL or holds paddedChannels values. `scratch`: wg_scratch_floats(tilesX) floats. */
+ * NULL or holds paddedChannels values. `scratch`: wg_scratch_floats(tilesX) floats. `moments`:
+ * NULL, or (count, mean, M2) per channel, 3 doubles each (count 0: none yet), into which the
+ * written values are merged one tile row at a time. */
 void wg_transform_output(const float *m, int channels, int height, int width,
                          int firstTileRow, int tileRows, int tilesX, long firstTile, long positionStride,
                          int paddedChannels, const float *bias, int accumulate, int relu, float *scratch,
-                         float *out);
+                         float *out, double *moments);
 
 /* C[m × n] = A · B, or with accumulate C += A · B, for the 36 products (WinogradProducts.c).
  * A's element (i, p) is a[i · ars + p · acs] (ars = lda, acs = 1 for A; ars = 1, acs = lda for a
