@@ -118,9 +118,11 @@ public final class BufferPool: @unchecked Sendable {
     private static func newBlock(bytes: Int) -> UnsafeMutableRawPointer {
         var block: UnsafeMutableRawPointer?
         let huge = hugePagesWanted && bytes >= hugePageBytes
-        let status = posix_memalign(&block, huge ? hugePageBytes : alignment, bytes)
+        // Whole huge pages: a tail past the last 2 MB boundary could not have one.
+        let mapped = huge ? (bytes + hugePageBytes - 1) / hugePageBytes * hugePageBytes : bytes
+        let status = posix_memalign(&block, huge ? hugePageBytes : alignment, mapped)
         guard status == 0, let block else { fatalError("BufferPool: cannot allocate \(bytes) bytes (error \(status))") }
-        if huge { _ = madvise(block, bytes, MADV_HUGEPAGE) }
+        if huge { _ = madvise(block, mapped, MADV_HUGEPAGE) }
         return block
     }
 
