@@ -65,17 +65,28 @@ public func crossEntropy(
             g.withUnsafeBufferPointer { pg in
                 logits.withGradBuffer { gx in
                     parallelFor(n) { image in
-                        // exp(p) one class row at a time through the vectorised exponential.
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: inner) { probability in
-                            for k in 0..<c {
-                                let row = (image * c + k) * inner
-                                exponentials(lp.baseAddress! + row, probability.baseAddress!, count: inner)
+                        // Per position: its label and G·w[t]/divisor (0 where ignored); then
+                        // ∂logits[k] += scale·(e^p[k] − [k = t]) one class row at a time, with
+                        // e^p through the vectorised exponential.
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inner) { buffer in
+                            let probability = buffer.baseAddress!, scale = probability + inner
+                            withUnsafeTemporaryAllocation(of: Int32.self, capacity: inner) { labels in
                                 for i in 0..<inner {
                                     let t = targets[image * inner + i]
-                                    guard t != ignoreIndex else { continue }
+                                    guard t != ignoreIndex else {
+                                        (labels[i], scale[i]) = (-1, 0)
+                                        continue
+                                    }
                                     let upstream = reduction == .none ? pg[image * inner + i] : pg[0]
-                                    let scale = upstream * weights[t] / divisor
-                                    gx[row + i] += scale * (probability[i] - (k == t ? 1 : 0))
+                                    (labels[i], scale[i]) = (Int32(t), upstream * weights[t] / divisor)
+                                }
+                                for k in 0..<c {
+                                    let row = gx.baseAddress! + (image * c + k) * inner
+                                    exponentials(lp.baseAddress! + (image * c + k) * inner, probability, count: inner)
+                                    let label = Int32(k)
+                                    for i in 0..<inner {
+                                        row[i] += scale[i] * (probability[i] - (labels[i] == label ? 1 : 0))
+                                    }
                                 }
                             }
                         }

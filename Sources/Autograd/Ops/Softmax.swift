@@ -33,33 +33,38 @@ func softmaxKernel(_ x: Tensor, axis a: Int, logarithm: Bool) -> Tensor {
     let (outer, extent, inner) = x.blockSizes(around: a)
     return Tensor(shape: x.shape) { po in
         x.withUnsafeBufferPointer { px in
+            guard let px = px.baseAddress, let po = po.baseAddress else { return }
             parallelFor(outer) { o in
                 let base = o * extent * inner
-                var maximum = [Float](repeating: -.infinity, count: inner)
-                var total = [Float](repeating: 0, count: inner)
-                for c in 0..<extent {
-                    for i in 0..<inner { maximum[i] = max(maximum[i], px[base + c * inner + i]) }
-                }
-                // e^(x − max) row by row through the vectorised exponential; log-softmax keeps
-                // them only for the sum, so they go through one scratch row.
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: logarithm ? inner : 0) { scratch in
+                // Running maximum, sum and one row of e^(x − max) (kept only for the sum by
+                // log-softmax); raw rows, so the loops vectorise.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * inner) { buffer in
+                    let maximum = buffer.baseAddress!, total = maximum + inner, scratch = total + inner
+                    maximum.update(repeating: -.infinity, count: inner)
+                    total.update(repeating: 0, count: inner)
                     for c in 0..<extent {
-                        let row = base + c * inner
-                        let e = logarithm ? scratch.baseAddress! : po.baseAddress! + row
-                        for i in 0..<inner { e[i] = px[row + i] - maximum[i] }
+                        let row = px + base + c * inner
+                        for i in 0..<inner { maximum[i] = max(maximum[i], row[i]) }
+                    }
+                    for c in 0..<extent {
+                        let row = px + base + c * inner
+                        let e = logarithm ? scratch : po + base + c * inner
+                        for i in 0..<inner { e[i] = row[i] - maximum[i] }
                         exponentials(e, e, count: inner)
                         for i in 0..<inner { total[i] += e[i] }
                     }
-                }
-                if logarithm {
-                    for i in 0..<inner { total[i] = maximum[i] + logf(total[i]) }
-                    for c in 0..<extent {
-                        for i in 0..<inner { po[base + c * inner + i] = px[base + c * inner + i] - total[i] }
-                    }
-                } else {
-                    for i in 0..<inner { total[i] = 1 / total[i] }
-                    for c in 0..<extent {
-                        for i in 0..<inner { po[base + c * inner + i] *= total[i] }
+                    if logarithm {
+                        for i in 0..<inner { total[i] = maximum[i] + logf(total[i]) }
+                        for c in 0..<extent {
+                            let row = px + base + c * inner, out = po + base + c * inner
+                            for i in 0..<inner { out[i] = row[i] - total[i] }
+                        }
+                    } else {
+                        for i in 0..<inner { total[i] = 1 / total[i] }
+                        for c in 0..<extent {
+                            let out = po + base + c * inner
+                            for i in 0..<inner { out[i] *= total[i] }
+                        }
                     }
                 }
             }
