@@ -23,11 +23,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
         .target(name: "HDF5", dependencies: ["CHDF5", "CBlosc"]),
-        .target(name: "ParallelLoops"),
-        .target(name: "CPrefetch"),
+        .target(name: "ParallelLoops", dependencies: ["CPUHints"]),
+        .target(name: "CPUHints"),
         .target(name: "AtomicFiles"),
         .target(name: "EventIO", dependencies: ["HDF5", "CBlosc", "ParallelLoops", "AtomicFiles"]),
-        .target(name: "EventRepresentations", dependencies: ["EventIO", "ParallelLoops", "CPrefetch"]),
+        .target(name: "EventRepresentations", dependencies: ["EventIO", "ParallelLoops", "CPUHints"]),
         // The tensor / autograd engine (issue 4): OpenBLAS sgemm for the heavy math.
         .target(name: "CWinogradKernels"),
         .target(name: "Tensor", dependencies: ["CBLAS", "ParallelLoops", "CWinogradKernels"]),
@@ -58,6 +58,7 @@ let package = Package(
         .target(name: "TensorTestSupport", dependencies: ["Tensor"], path: "Tests/TensorTestSupport"),
 
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "ParallelLoopsTests", dependencies: ["ParallelLoops"]),
         .testTarget(name: "EventIOTests", dependencies: ["EventIO", "HDF5"]),
         .testTarget(name: "EventRepresentationsTests", dependencies: ["EventRepresentations", "EventIO", "HDF5"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),

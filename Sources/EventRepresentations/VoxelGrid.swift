@@ -1,4 +1,4 @@
-import CPrefetch
+import CPUHints
 import EventIO
 import ParallelLoops
 
