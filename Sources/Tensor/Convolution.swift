@@ -238,11 +238,15 @@ public enum Convolution {
     /// kernel rotated by 180°). `weights` is [O, C, k, k].
     public static func flippedWeights(_ weights: UnsafePointer<Float>, outputChannels o: Int, inputChannels c: Int,
                                       kernelSize k: Int, into flipped: UnsafeMutablePointer<Float>) {
-        for oc in 0..<o {
-            for ic in 0..<c {
-                for i in 0..<k {
-                    for j in 0..<k {
-                        flipped[ic * o * k * k + (oc * k + i) * k + j] = weights[((oc * c + ic) * k + (k - 1 - i)) * k + (k - 1 - j)]
+        // Output channels over the cores (each writes its own kernels): on one core this gather
+        // was 0.3 % of a train step with the other core idle.
+        parallelRanges(o, minimumPart: 16) { _, outputs in
+            for oc in outputs {
+                for ic in 0..<c {
+                    for i in 0..<k {
+                        for j in 0..<k {
+                            flipped[ic * o * k * k + (oc * k + i) * k + j] = weights[((oc * c + ic) * k + (k - 1 - i)) * k + (k - 1 - j)]
+                        }
                     }
                 }
             }
