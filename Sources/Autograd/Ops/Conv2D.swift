@@ -82,7 +82,18 @@ private func conv2dRecorded(
     let result = Variable.result(out, op: relu ? "conv2dReLU" : "conv2d", inputs: inputs) { upstream in
         let gradOut = relu ? Tensor.zipMap(upstream, out) { g, y in y > 0 ? g : 0 } : upstream
         if let bias, bias.requiresGrad {
-            bias.accumulateGrad(gradOut.sum(toShape: [1, o, 1, 1]).reshaped([o]))
+            // Σ over each (image, channel) plane on all cores, in Double, then over images in
+            // order (as batch norm's sums; `sum(toShape:)` ran on one core).
+            let plane = g.outputHeight * g.outputWidth
+            var planeSums = [Double](repeating: 0, count: n * o)
+            gradOut.withUnsafeBufferPointer { pg in
+                planeSums.withUnsafeMutableBufferPointer { ps in
+                    guard let pg = pg.baseAddress else { return }
+                    parallelFor(n * o) { job in ps[job] = BlockedSum.sum(pg + job * plane, count: plane) }
+                }
+            }
+            let channelSums = (0..<o).map { ch in (0..<n).reduce(0.0) { $0 + planeSums[$1 * o + ch] } }
+            bias.accumulateGrad(Tensor(shape: [o], scalars: channelSums.map { Float($0) }))
         }
         gradOut.withUnsafeBufferPointer { pgBuffer in
             guard let pg = pgBuffer.baseAddress else { return }
