@@ -13,6 +13,7 @@ final class WinogradTests: XCTestCase {
 
     static let cases: [Case] = [
         Case(n: 2, c: 90, o: 88, h: 12, w: 10, padding: 1), // ∂U larger than a unit: weight gradient by position
+        Case(n: 3, c: 96, o: 90, h: 32, w: 30, padding: 1), // by position in several chunks of units
         Case(n: 1, c: 1, o: 1, h: 3, w: 3, padding: 0),     // one partial tile, one output
         Case(n: 2, c: 3, o: 5, h: 7, w: 9, padding: 1),     // partial tiles on both edges
         Case(n: 1, c: 8, o: 8, h: 8, w: 8, padding: 1),     // exact lanes and tiles
@@ -97,7 +98,10 @@ final class WinogradTests: XCTestCase {
             let expected = Self.directConvolution(x, w, bias, k)
             let outCount = k.n * k.o * g.outputHeight * g.outputWidth
             let plan = Winograd.Plan(g, outputChannels: k.o, batch: k.n)
-            XCTAssertEqual(plan.weightGradientByPosition, index == 0, "case \(index): weight gradient by position only in case 0")
+            XCTAssertEqual(plan.weightGradientByPosition, index <= 1, "case \(index): weight gradient by position only in cases 0 and 1")
+            if index == 1 {
+                XCTAssertGreaterThan(plan.weightGradientChunks.count, 1, "case 1 must take the weight gradient in several chunks")
+            }
             if index == Self.cases.count - 2 {
                 XCTAssertGreaterThan(plan.units.map(\.images.count).max() ?? 0, 1, "case \(index) must put several images in a unit")
             }
