@@ -37,7 +37,7 @@ public func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool(workers: max(availableCores - 1, 0))
 
-    /// Pause instructions a worker spins for before it sleeps (tens of µs on Zen 3).
+    /// Pause instructions a worker spins for before it sleeps: ≈ 0.65 ms here (32 ns each).
     static let spinLimit = 20_000
 
     private let published = Atomic<UInt64>(0)

@@ -110,7 +110,8 @@ public final class BufferPool: @unchecked Sendable {
     /// a whole plane apart at once (a conv's 8 channels per vector, batch-norm's planes), which
     /// with 4 KB pages touches a new page every few rows of each. `evdistill bench conv`, sums
     /// of per-layer minima over 5 alternating rounds: 154 → 147 ms; peak RSS of a training step
-    /// 290 → 296 MB. `EVDISTILL_THP=0` turns it off.
+    /// 290 → 296–316 MB (untouched parts of a huge page are resident too). `EVDISTILL_THP=0`
+    /// turns it off.
     static let hugePageBytes = 1 << 21
     static let hugePagesWanted = ProcessInfo.processInfo.environment["EVDISTILL_THP"] != "0"
 
