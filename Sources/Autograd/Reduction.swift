@@ -1,3 +1,5 @@
+import ParallelLoops
+
 /// How a loss combines its per-element terms (PyTorch's `reduction=` argument).
 public enum Reduction: Sendable {
     /// Per-element terms, same shape as the input.
@@ -37,4 +39,22 @@ func expandReducedGradient(_ g: Tensor, shape: [Int], _ reduction: Reduction) ->
     case .none: return g
     case .sum, .mean, .batchMean: return Tensor(repeating: g.scalar / reduction.divisor(for: shape), shape: shape)
     }
+}
+
+/// Runs `body` for each of `count` planes in parallel and returns the per-plane results (with
+/// `channelTotal`: per-channel sums of NCHW planes that do not depend on the thread count; batch
+/// norm's statistics and gradient sums, the conv bias gradient).
+func perPlaneSums(_ count: Int, _ body: (Int) -> Double) -> [Double] {
+    var sums = [Double](repeating: 0, count: count)
+    sums.withUnsafeMutableBufferPointer { ps in
+        parallelFor(count) { ps[$0] = body($0) }
+    }
+    return sums
+}
+
+/// Σ over images of the per-plane values of `channel`, in image order.
+func channelTotal(_ planes: [Double], channel: Int, channels: Int, images: Int) -> Double {
+    var total = 0.0
+    for image in 0..<images { total += planes[image * channels + channel] }
+    return total
 }

@@ -178,22 +178,6 @@ private func inputGradient(
     }
 }
 
-/// Runs `body` for each of `count` planes in parallel and returns the per-plane results.
-private func perPlaneSums(_ count: Int, _ body: (Int) -> Double) -> [Double] {
-    var sums = [Double](repeating: 0, count: count)
-    sums.withUnsafeMutableBufferPointer { ps in
-        parallelFor(count) { ps[$0] = body($0) }
-    }
-    return sums
-}
-
-/// Σ over images of the per-plane values of `channel`, in image order.
-private func channelTotal(_ planes: [Double], channel: Int, channels: Int, images: Int) -> Double {
-    var total = 0.0
-    for image in 0..<images { total += planes[image * channels + channel] }
-    return total
-}
-
 /// (Σ G, Σ G·(x − mean)) over one plane, in one pass; with `reluScale`, G is zeroed where
 /// x·reluScale + reluShift ≤ 0 (the forward ReLU's mask).
 private func gradientSums(

@@ -85,15 +85,11 @@ private func conv2dRecorded(
             // Σ over each (image, channel) plane on all cores, in Double, then over images in
             // order (as batch norm's sums; `sum(toShape:)` ran on one core).
             let plane = g.outputHeight * g.outputWidth
-            var planeSums = [Double](repeating: 0, count: n * o)
-            gradOut.withUnsafeBufferPointer { pg in
-                planeSums.withUnsafeMutableBufferPointer { ps in
-                    guard let pg = pg.baseAddress else { return }
-                    parallelFor(n * o) { job in ps[job] = BlockedSum.sum(pg + job * plane, count: plane) }
-                }
+            let planeSums = perPlaneSums(n * o) { job in
+                gradOut.withUnsafeBufferPointer { $0.baseAddress.map { BlockedSum.sum($0 + job * plane, count: plane) } ?? 0 }
             }
-            let channelSums = (0..<o).map { ch in (0..<n).reduce(0.0) { $0 + planeSums[$1 * o + ch] } }
-            bias.accumulateGrad(Tensor(shape: [o], scalars: channelSums.map { Float($0) }))
+            let channelSums = (0..<o).map { Float(channelTotal(planeSums, channel: $0, channels: o, images: n)) }
+            bias.accumulateGrad(Tensor(shape: [o], scalars: channelSums))
         }
         gradOut.withUnsafeBufferPointer { pgBuffer in
             guard let pg = pgBuffer.baseAddress else { return }
